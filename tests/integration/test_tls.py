@@ -1,0 +1,268 @@
+"""TLS to Kafka, end to end: a real TLS terminator in front of the embedded broker.
+
+The embedded broker (Tansu) cannot serve TLS itself, so the fixture puts a small asyncio TLS proxy in front of
+it and starts the broker with its advertised listener set to the proxy: every connection a client makes, the
+bootstrap one and those to the partition leaders, goes through TLS. The proxy asks for a client certificate
+(mutual TLS). The certificates are made here, for this run: a test CA, a broker certificate it signs, a client
+certificate it signs, and an unrelated CA.
+
+Proved: aiokafka configured only through ``worker.security.aiokafka_options`` connects with
+``security_protocol="SSL"``, verifies the broker against the test CA, presents its client certificate (with an
+encrypted key), produces and consumes; the worker processes articles over TLS; a client trusting another CA is
+refused, and so is a client without a certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from worker.security import aiokafka_options
+from worker.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+KEY_PASSWORD = "client-key-pass"
+
+
+# --- certificates ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Authority:
+    name: str
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+
+    def write(self, folder: Path) -> Path:
+        path = folder / f"{self.name}.pem"
+        path.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
+        return path
+
+
+def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    now = datetime.now(timezone.utc)
+    return builder.not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+
+
+def make_authority(name: str) -> Authority:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} (newsworker tests)")])
+    builder = _validity(x509.CertificateBuilder()).subject_name(subject).issuer_name(subject)
+    certificate = (
+        builder.public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return Authority(name, key, certificate)
+
+
+def issue(authority: Authority, folder: Path, name: str, *, server: bool, key_password: str | None = None
+          ) -> tuple[Path, Path]:
+    """A leaf certificate signed by ``authority``; returns (certificate PEM, key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = (
+        _validity(x509.CertificateBuilder())
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(authority.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key()),
+                       critical=False)
+    )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]),
+            critical=False,
+        )
+    certificate = builder.sign(authority.key, hashes.SHA256())
+    encryption = (serialization.BestAvailableEncryption(key_password.encode()) if key_password
+                  else serialization.NoEncryption())
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+    return cert_path, key_path
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    other_ca: Path
+    broker_cert: Path
+    broker_key: Path
+    client_cert: Path
+    client_key: Path
+    stranger_cert: Path  # a client certificate signed by the other CA
+    stranger_key: Path
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    folder = tmp_path_factory.mktemp("tls")
+    test_ca, other_ca = make_authority("test-ca"), make_authority("other-ca")
+    broker_cert, broker_key = issue(test_ca, folder, "broker", server=True)
+    client_cert, client_key = issue(test_ca, folder, "newsworker", server=False, key_password=KEY_PASSWORD)
+    stranger_cert, stranger_key = issue(other_ca, folder, "stranger", server=False)
+    return Pki(test_ca.write(folder), other_ca.write(folder), broker_cert, broker_key, client_cert, client_key,
+               stranger_cert, stranger_key)
+
+
+# --- the TLS terminator ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TlsProxy:
+    """Accepts TLS on ``port`` (client certificate required), forwards the plaintext bytes to the broker."""
+
+    server_context: ssl.SSLContext
+    upstream: tuple[str, int]
+    port: int = 0
+    handshakes: int = 0
+    refused: list[str] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _server: asyncio.Server | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def serve() -> None:
+            # Plain TCP accept; the handshake is done per connection so a refused one can be recorded.
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tls-proxy", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(serve(), self._loop).result(timeout=10)
+        ready.wait(10)
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await writer.start_tls(self.server_context)
+        except (ssl.SSLError, ConnectionError) as error:
+            self.refused.append(getattr(error, "reason", None) or type(error).__name__)
+            writer.transport.abort()
+            return
+        self.handshakes += 1
+        try:
+            broker_reader, broker_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(_pipe(reader, broker_writer), _pipe(broker_reader, writer), return_exceptions=True)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def client_settings(pki: Pki, port: int, **overrides: object) -> Settings:
+    """What an operator sets for a TLS cluster with client certificates, as NEWSWORKER_* would give it."""
+    fields: dict[str, object] = {
+        "brokers": f"127.0.0.1:{port}",
+        "security_protocol": "SSL",
+        "ssl_cafile": str(pki.ca),
+        "ssl_certfile": str(pki.client_cert),
+        "ssl_keyfile": str(pki.client_key),
+        "ssl_key_password": KEY_PASSWORD,
+    }
+    return Settings(**{**fields, **overrides})
+
+
+def broker_side_context(pki: Pki) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
+    context.load_cert_chain(pki.broker_cert, pki.broker_key)
+    context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: only clients with a certificate from the test CA
+    return context
+
+
+@pytest.fixture
+def lone_proxy(pki: Pki) -> Iterator[TlsProxy]:
+    """A TLS terminator with nothing behind it: enough to see a handshake succeed or fail."""
+    proxy = TlsProxy(broker_side_context(pki), upstream=("127.0.0.1", free_port()))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+async def test_a_client_that_trusts_another_ca_is_refused(pki, lone_proxy):
+    settings = client_settings(pki, lone_proxy.port, ssl_cafile=str(pki.other_ca))
+    context = aiokafka_options(settings)["ssl_context"]
+    with pytest.raises(ssl.SSLCertVerificationError, match="CERTIFICATE_VERIFY_FAILED"):
+        await asyncio.open_connection("127.0.0.1", lone_proxy.port, ssl=context)
+    producer = AIOKafkaProducer(**aiokafka_options(settings), request_timeout_ms=5000)
+    with pytest.raises(KafkaConnectionError):
+        await producer.start()
+    await producer.stop()
+    assert lone_proxy.handshakes == 0
+
+
+async def test_the_right_ca_completes_the_handshake(pki, lone_proxy):
+    # The control for the test above: the same proxy, the test CA, and the handshake goes through.
+    context = aiokafka_options(client_settings(pki, lone_proxy.port))["ssl_context"]
+    reader, writer = await asyncio.open_connection("127.0.0.1", lone_proxy.port, ssl=context)
+    peer = writer.get_extra_info("peercert")
+    writer.close()
+    assert dict(entry[0] for entry in peer["subject"])["commonName"] == "broker"
+
+
+@pytest.mark.parametrize("client", ["none", "stranger"])
+async def test_the_broker_side_refuses_clients_without_a_trusted_certificate(pki, lone_proxy, client):
+    overrides = {"ssl_certfile": None, "ssl_keyfile": None, "ssl_key_password": None}
+    if client == "stranger":
+        overrides = {"ssl_certfile": str(pki.stranger_cert), "ssl_keyfile": str(pki.stranger_key),
+                     "ssl_key_password": None}
+    settings = client_settings(pki, lone_proxy.port, **overrides)
+    producer = AIOKafkaProducer(**aiokafka_options(settings), request_timeout_ms=5000)
+    with pytest.raises(KafkaConnectionError):
+        await producer.start()
+    await producer.stop()
+    assert lone_proxy.handshakes == 0
+    assert lone_proxy.refused
