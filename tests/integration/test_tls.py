@@ -82,9 +82,9 @@ def make_authority(name: str) -> Authority:
     return Authority(name, key, certificate)
 
 
-def issue(authority: Authority, folder: Path, name: str, *, server: bool, key_password: str | None = None
-          ) -> tuple[Path, Path]:
-    """A leaf certificate signed by ``authority``; returns (certificate PEM, key PEM)."""
+def issue(authority: Authority, folder: Path, name: str, *, server: bool, key_password: str | None = None,
+          hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path]:
+    """A leaf certificate signed by ``authority`` (a server one naming ``hosts``); returns (certificate, key) PEMs."""
     key = ec.generate_private_key(ec.SECP256R1())
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     builder = (
@@ -100,7 +100,9 @@ def issue(authority: Authority, folder: Path, name: str, *, server: bool, key_pa
     )
     if server:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]),
+            x509.SubjectAlternativeName([
+                x509.IPAddress(IPv4Address(host)) if host[0].isdigit() else x509.DNSName(host) for host in hosts
+            ]),
             critical=False,
         )
     certificate = builder.sign(authority.key, hashes.SHA256())
@@ -122,6 +124,8 @@ class Pki:
     client_key: Path
     stranger_cert: Path  # a client certificate signed by the other CA
     stranger_key: Path
+    misnamed_cert: Path  # a broker certificate from the test CA that names another host
+    misnamed_key: Path
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +135,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     broker_cert, broker_key = issue(test_ca, folder, "broker", server=True)
     client_cert, client_key = issue(test_ca, folder, "newsworker", server=False, key_password=KEY_PASSWORD)
     stranger_cert, stranger_key = issue(other_ca, folder, "stranger", server=False)
+    misnamed_cert, misnamed_key = issue(test_ca, folder, "misnamed", server=True, hosts=("kafka.elsewhere.test",))
     return Pki(test_ca.write(folder), other_ca.write(folder), broker_cert, broker_key, client_cert, client_key,
-               stranger_cert, stranger_key)
+               stranger_cert, stranger_key, misnamed_cert, misnamed_key)
 
 
 # --- the TLS terminator ------------------------------------------------------------------------------------
@@ -221,9 +226,12 @@ def client_settings(pki: Pki, port: int, **overrides: object) -> Settings:
     return Settings(**{**fields, **overrides})
 
 
-def broker_side_context(pki: Pki) -> ssl.SSLContext:
+def broker_side_context(pki: Pki, misnamed: bool = False) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
-    context.load_cert_chain(pki.broker_cert, pki.broker_key)
+    if misnamed:
+        context.load_cert_chain(pki.misnamed_cert, pki.misnamed_key)
+    else:
+        context.load_cert_chain(pki.broker_cert, pki.broker_key)
     context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: only clients with a certificate from the test CA
     return context
 
@@ -247,6 +255,23 @@ async def test_a_client_that_trusts_another_ca_is_refused(pki, lone_proxy):
         await producer.start()
     await producer.stop()
     assert lone_proxy.handshakes == 0
+
+
+@pytest.mark.parametrize("check_hostname", [True, False])
+async def test_a_certificate_for_another_host_is_refused_unless_the_check_is_off(pki, check_hostname):
+    proxy = TlsProxy(broker_side_context(pki, misnamed=True), upstream=("127.0.0.1", free_port()))
+    proxy.start()
+    try:
+        settings = client_settings(pki, proxy.port, ssl_check_hostname=check_hostname)
+        context = aiokafka_options(settings)["ssl_context"]
+        if check_hostname:
+            with pytest.raises(ssl.SSLCertVerificationError, match="IP address mismatch"):
+                await asyncio.open_connection("127.0.0.1", proxy.port, ssl=context)
+        else:  # still verified against the CA, only the name is not compared
+            _, writer = await asyncio.open_connection("127.0.0.1", proxy.port, ssl=context)
+            writer.close()
+    finally:
+        proxy.stop()
 
 
 async def test_the_right_ca_completes_the_handshake(pki, lone_proxy):
