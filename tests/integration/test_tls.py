@@ -346,6 +346,22 @@ def tls_broker(pki: Pki) -> Iterator[TlsBroker]:
         proxy.stop()
 
 
+async def read_partition(settings: Settings, topic: str, count: int) -> list[bytes]:
+    """Values of partition 0 of ``topic`` from the start, once ``count`` have arrived (or after 30 s)."""
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings), auto_offset_reset="earliest")
+    await consumer.start()
+    received: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        deadline = time.monotonic() + 30
+        while len(received) < count and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            received += [record.value for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+    return received
+
+
 async def test_aiokafka_produces_and_consumes_over_verified_tls(pki, tls_broker):
     settings = client_settings(pki, tls_broker.port)
     topic = f"tls-{uuid.uuid4().hex[:8]}"
@@ -360,18 +376,30 @@ async def test_aiokafka_produces_and_consumes_over_verified_tls(pki, tls_broker)
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(**aiokafka_options(settings), auto_offset_reset="earliest")
-    await consumer.start()
-    received: list[bytes] = []
-    try:
-        consumer.assign([TopicPartition(topic, 0)])
-        deadline = time.monotonic() + 30
-        while len(received) < len(sent) and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=1000)
-            received += [record.value for records in batches.values() for record in records]
-    finally:
-        await consumer.stop()
-
-    assert received == sent
+    assert await read_partition(settings, topic, len(sent)) == sent
     # Bootstrap and leader connections of both clients all went through the TLS terminator.
     assert tls_broker.proxy.handshakes - handshakes_before >= 2
+
+
+async def test_faust_with_our_credentials_publishes_over_tls(pki, tls_broker):
+    """The worker's path: Faust's own Kafka transport, configured by ``faust_credentials``, through TLS."""
+    import faust
+
+    from worker.security import faust_credentials
+
+    settings = client_settings(pki, tls_broker.port)
+    app = faust.App(f"tls-{uuid.uuid4().hex[:8]}", broker=f"kafka://{settings.brokers}",
+                    broker_credentials=faust_credentials(settings), store="memory://", web_enabled=False)
+    app.finalize()
+    topic = f"faust-tls-{uuid.uuid4().hex[:8]}"
+    handshakes_before = tls_broker.proxy.handshakes
+    await app.producer.start()
+    try:
+        metadata = await app.producer.send_and_wait(topic, key=None, value=b"over tls", partition=0,
+                                                    timestamp=None, headers=None)
+    finally:
+        await app.producer.stop()
+    assert metadata.offset == 0
+    assert tls_broker.proxy.handshakes > handshakes_before
+
+    assert await read_partition(settings, topic, 1) == [b"over tls"]
