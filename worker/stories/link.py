@@ -1,0 +1,270 @@
+"""The pure decision: ``link(index, article) -> (IndexChange, FollowUp)``.
+
+reads: Article.{id, text, headline, sentences, published_at, entities, locations, quotes} and the index
+writes: nothing; returns the change to apply to the index and the ``FollowUp`` to put on the article.
+
+How a decision is made:
+1. candidates from the index (LSH band buckets + inverted index over keys), at most ``max_candidates``;
+2. each candidate inside the retention window is scored: ``text`` = MinHash Jaccard estimate, ``keys`` =
+   IDF-weighted Dice overlap of the keys (entities, places, terms; IDF from the index's posting lengths);
+   ``score = max(text, keys)``; candidates at or over ``link_threshold`` are linked;
+3. the story is the one of the linked articles; when they belong to several stories those merge, and the
+   story id is the id of the earliest-published article (this one, when it was published first: the earlier
+   stories are re-rooted and every member gets an update);
+4. relation: ``duplicate`` when the text is a near copy, ``follow_up`` when a large enough part of it is new
+   facts (sentences/quotes the linked earlier articles did not report), else ``same_story``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from worker.records import Article
+from worker.stories.index import DEFAULT_RETENTION_SECONDS, Entry, IndexChange, StoryIndex
+from worker.stories.signature import (
+    FACT_HASH_SPACE,
+    Signature,
+    fact_hashes,
+    key_labels,
+    quote_fingerprint,
+    quotes_of,
+    sentences_of,
+    signature_of,
+)
+
+Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    link_threshold: float = 0.30
+    duplicate_threshold: float = 0.80  # MinHash Jaccard of 3-shingles: a near copy
+    follow_up_new_share: float = 0.30  # share of sentences that are new facts for a follow_up
+    fact_known_share: float = 0.5  # a sentence whose content words are at least this much known was reported before
+    max_candidates: int = 64
+    max_links: int = 5
+    retention_seconds: float = DEFAULT_RETENTION_SECONDS
+    max_evictions: int = 1_000  # per decision: eviction work stays bounded
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    article_id: str
+    relation: Relation
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    kind: Literal["sentence", "quote"]
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    shared_keys: tuple[str, ...] = ()  # "e:..." entities/names, "p:..." places, "t:..." terms
+    shared_quotes: int = 0
+    text_overlap: float = 0.0  # MinHash Jaccard estimate with the best link
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdate:
+    """An earlier decision changed: ``article_id`` now belongs to ``story_id`` (was ``previous_story_id``)."""
+
+    article_id: str
+    story_id: str
+    previous_story_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    story_id: str
+    relation: Relation
+    links: tuple[Link, ...] = ()
+    new_facts: tuple[Fact, ...] = ()
+    evidence: Evidence = field(default_factory=Evidence)
+    updates: tuple[StoryUpdate, ...] = ()
+    unlinkable: str | None = None  # why the article could not be linked (no_text, ...)
+
+    def to_dict(self) -> dict:
+        out: dict = {
+            "story_id": self.story_id,
+            "relation": self.relation,
+            "links": [{"article_id": x.article_id, "relation": x.relation, "score": x.score} for x in self.links],
+            "new_facts": [{"kind": f.kind, "text": f.text, "start": f.start, "end": f.end} for f in self.new_facts],
+            "evidence": {
+                "shared_keys": list(self.evidence.shared_keys),
+                "shared_quotes": self.evidence.shared_quotes,
+                "text_overlap": self.evidence.text_overlap,
+            },
+        }
+        if self.unlinkable is not None:
+            out["unlinkable"] = self.unlinkable
+        return out
+
+
+def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig()) -> tuple[IndexChange, FollowUp]:
+    """Decide how ``article`` relates to the indexed ones. Pure: the index is only read.
+
+    >>> change, followup = link(StoryIndex(), Article(id="a", source_id="a", text="Quake hits Amatrice."))
+    >>> followup.relation, followup.story_id
+    ('new_story', 'a')
+    """
+    now = article.published_at.timestamp() if article.published_at is not None else None
+    evict = tuple(index.expired(now, config.max_evictions))
+    if not article.text.strip():
+        return IndexChange(evict=evict), FollowUp(article.id, "new_story", unlinkable="no_text")
+    labels = key_labels(article)
+    signature = signature_of(article, labels)
+    published = signature.published if signature.published is not None else index.watermark
+    if published is not None and index.watermark is not None:
+        if published < index.watermark - config.retention_seconds:
+            # Too old to be indexed; linking it would resurrect evicted stories.
+            return IndexChange(evict=evict), FollowUp(article.id, "new_story", unlinkable="outside_retention")
+
+    scored = _score_candidates(index, signature, published, config)
+    linked = [c for c in scored if c.score >= config.link_threshold][: config.max_links]
+    if not linked:
+        entry = Entry(signature, article.id)
+        unlinkable = "no_published_at" if signature.published is None else None
+        return IndexChange(add=entry, evict=evict), FollowUp(article.id, "new_story", unlinkable=unlinkable)
+
+    story_id, restory, updates = _choose_story(index, article.id, published, linked)
+    earlier = [c for c in linked if c.published is None or published is None or c.published <= published]
+    new_facts, sentence_count = _new_facts(
+        article, [index.entries[c.article_id].signature for c in earlier], config.fact_known_share
+    )
+    best = linked[0]
+    if best.text >= config.duplicate_threshold:
+        relation: Relation = "duplicate"
+    elif earlier and sentence_count and len(new_facts) / sentence_count >= config.follow_up_new_share:
+        relation = "follow_up"
+    else:
+        relation = "same_story"
+    links = tuple(
+        Link(c.article_id, "duplicate" if c.text >= config.duplicate_threshold else relation_to(relation), c.score)
+        for c in linked
+    )
+    shared = set(signature.key_array().tolist()) & set(best.signature.key_array().tolist())
+    evidence = Evidence(
+        shared_keys=tuple(sorted(labels[k] for k in shared if k in labels)),
+        shared_quotes=len(set(signature.quote_array().tolist()) & set(best.signature.quote_array().tolist())),
+        text_overlap=round(best.text, 3),
+    )
+    change = IndexChange(add=Entry(signature, story_id), restory=restory, evict=evict)
+    followup = FollowUp(
+        story_id,
+        relation,
+        links,
+        tuple(new_facts) if relation != "duplicate" else (),
+        evidence,
+        updates,
+        "no_published_at" if signature.published is None else None,
+    )
+    return change, followup
+
+
+def relation_to(relation: Relation) -> Relation:
+    return "same_story" if relation == "duplicate" else relation
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    article_id: str
+    signature: Signature
+    published: float | None
+    story_id: str
+    text: float
+    keys: float
+
+    @property
+    def score(self) -> float:
+        return round(max(self.text, self.keys), 4)
+
+
+def _score_candidates(index: StoryIndex, signature: Signature, published: float | None, config: LinkConfig) -> list[_Scored]:
+    population = max(len(index), 1)
+    minhash = signature.minhash_array()
+    own_keys = signature.key_array().tolist()
+    weights = {k: _idf(population, index.document_frequency(k)) for k in own_keys}
+    own_weight = sum(weights.values())
+    out: list[_Scored] = []
+    for article_id, _ in index.candidates(signature, config.max_candidates):
+        entry = index.entries[article_id]
+        other = entry.signature
+        if published is not None and other.published is not None:
+            if abs(other.published - published) > config.retention_seconds:
+                continue
+        text = float(np.count_nonzero(minhash == other.minhash_array())) / len(minhash)
+        other_keys = other.key_array().tolist()
+        other_weight = sum(weights.get(k) or _idf(population, index.document_frequency(k)) for k in other_keys)
+        shared_weight = sum(weights[k] for k in set(own_keys).intersection(other_keys))
+        keys = 2 * shared_weight / (own_weight + other_weight) if own_weight + other_weight else 0.0
+        out.append(_Scored(article_id, other, other.published, entry.story_id, text, keys))
+    out.sort(key=lambda c: (-c.score, c.article_id))
+    return out
+
+
+def _idf(population: int, document_frequency: int) -> float:
+    return math.log((population + 1) / (document_frequency + 1)) + 1.0
+
+
+def _choose_story(
+    index: StoryIndex, article_id: str, published: float | None, linked: list[_Scored]
+) -> tuple[str, tuple[tuple[str, str], ...], tuple[StoryUpdate, ...]]:
+    """The earliest-published article among the linked stories (and this one) gives the story id."""
+    stories = {c.story_id for c in linked}
+    first: tuple[float, str] | None = None
+    for story_id in stories:
+        info = index.story(story_id)
+        when = info.first_published if info is not None else 0.0
+        candidate = (when, story_id)
+        if first is None or candidate < first:
+            first = candidate
+    assert first is not None
+    story_id = first[1]
+    if published is not None and published < first[0]:
+        story_id = article_id
+    restory = tuple((old, story_id) for old in sorted(stories) if old != story_id)
+    updates = tuple(
+        StoryUpdate(member, story_id, old)
+        for old, _ in restory
+        for member in (index.story(old).members if index.story(old) else ())  # type: ignore[union-attr]
+    )
+    return story_id, restory, updates
+
+
+def _new_facts(article: Article, earlier: list[Signature], known_share: float) -> tuple[list[Fact], int]:
+    """Sentences and quotes of ``article`` whose content words the earlier articles mostly lack."""
+    if not earlier:
+        return [], 0
+    known: set[int] = set()
+    known_quotes: set[int] = set()
+    limit = FACT_HASH_SPACE
+    for signature in earlier:
+        known.update(signature.fact_array().tolist())
+        known_quotes.update(signature.quote_array().tolist())
+        limit = min(limit, signature.fact_limit)  # above the smallest limit we cannot tell known from new
+    facts: list[Fact] = []
+    spans = sentences_of(article)
+    for start, end in spans:
+        sentence = article.text[start:end]
+        judged = [h for h in fact_hashes(sentence) if h < limit]
+        if len(judged) < 2:
+            continue
+        if sum(h in known for h in judged) / len(judged) < known_share:
+            facts.append(Fact("sentence", sentence.strip(), start, end))
+    for quote in quotes_of(article):
+        if quote_fingerprint(quote) in known_quotes:
+            continue
+        judged = [h for h in fact_hashes(quote) if h < limit]
+        if judged and sum(h in known for h in judged) / len(judged) < 0.5:
+            start = article.text.find(quote)
+            facts.append(Fact("quote", quote.strip(), start, start + len(quote) if start >= 0 else -1))
+    return facts, len(spans)

@@ -1,0 +1,249 @@
+"""Article → compact story signature: the only thing the story index keeps about an article.
+
+reads: Article.{id, text, headline, sentences, published_at, language, entities, locations, quotes}
+writes: nothing on the article; returns a ``Signature`` (a few hundred bytes, packed arrays).
+
+What a signature holds and why:
+- ``minhash``: MinHash over word 3-shingles (fixed seed) → near-duplicate text (Jaccard estimate, LSH bands).
+- ``keys``: hashed ids of what the story is about — entities and places from the tagging stage when present,
+  otherwise capitalised words and numbers — plus headline terms and the article's most frequent content words.
+  They feed the inverted index (candidate lookup) and the weighted overlap score.
+- ``quotes``: fingerprints of quoted speech, so a repeated quote is evidence and a new one is a new fact.
+- ``facts``: 16-bit hashes of content words (bottom-k when there are too many) so a later article can
+  tell which of its sentences an earlier one already reported, without keeping the earlier text.
+
+Every input is bounded: at most ``MAX_SHINGLE_WORDS`` words are shingled, so a 100,000-word article costs the
+same as a long ordinary one.
+
+>>> sig = signature_of(Article(id="a", source_id="a", text="Rescuers searched the rubble in Amatrice on Friday."))
+>>> len(sig.minhash_array())
+32
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.records import Article
+
+NUM_PERM = 32  # MinHash permutations: 8 LSH bands × 4 rows
+BANDS = 8
+ROWS = NUM_PERM // BANDS
+MAX_SHINGLE_WORDS = 20_000  # words past this are not shingled: bounds a pathological article
+MAX_KEYS = 40
+MAX_QUOTES = 16
+MAX_FACTS = 256  # content-word hashes kept (bottom-k), 2 bytes each
+FACT_HASH_SPACE = 1 << 16
+
+_MERSENNE = (1 << 61) - 1
+_rng = np.random.default_rng(20161004)  # fixed seed: signatures must be identical across workers and restarts
+_PERM_A = _rng.integers(1, _MERSENNE, size=NUM_PERM, dtype=np.uint64)
+_PERM_B = _rng.integers(0, _MERSENNE, size=NUM_PERM, dtype=np.uint64)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*[\w]|\b\d[\d.,:]*\d\b|\b\d\b")
+_QUOTE = re.compile(r"[\"“”«]([^\"“”«»]{12,600})[\"”“»]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves said says say told
+    according one two new last first year years week day days mr mrs ms monday tuesday wednesday thursday friday
+    saturday sunday today yesterday tomorrow people time told since may might must shall us many much""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What the index keeps per article. Array fields are packed little-endian bytes (compact, serialisable)."""
+
+    article_id: str
+    published: float | None  # epoch seconds of publication; None when the article had none
+    minhash: bytes  # NUM_PERM × uint32
+    keys: bytes  # sorted unique int64 key hashes
+    quotes: bytes  # sorted unique uint32 quote fingerprints
+    facts: bytes  # sorted unique uint16 content-word hashes (bottom-k)
+    fact_limit: int  # word hashes >= this were not kept; a later word above it cannot be judged
+    words: int = 0
+
+    def minhash_array(self) -> np.ndarray:
+        return np.frombuffer(self.minhash, dtype="<u4")
+
+    def key_array(self) -> np.ndarray:
+        return np.frombuffer(self.keys, dtype="<i8")
+
+    def quote_array(self) -> np.ndarray:
+        return np.frombuffer(self.quotes, dtype="<u4")
+
+    def fact_array(self) -> np.ndarray:
+        return np.frombuffer(self.facts, dtype="<u2")
+
+    def bands(self) -> list[int]:
+        """One bucket id per LSH band (band number mixed in, so equal rows in different bands differ)."""
+        rows = self.minhash_array().reshape(BANDS, ROWS).astype(np.uint64)
+        return [_hash64(b"band%d:" % band + row.tobytes()) for band, row in enumerate(rows)]
+
+    def to_dict(self) -> dict:
+        """The table value: small and JSON-safe (arrays as hex)."""
+        return {
+            "id": self.article_id,
+            "p": self.published,
+            "m": self.minhash.hex(),
+            "k": self.keys.hex(),
+            "q": self.quotes.hex(),
+            "f": self.facts.hex(),
+            "fl": self.fact_limit,
+            "w": self.words,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Signature:
+        return cls(
+            article_id=data["id"],
+            published=data["p"],
+            minhash=bytes.fromhex(data["m"]),
+            keys=bytes.fromhex(data["k"]),
+            quotes=bytes.fromhex(data["q"]),
+            facts=bytes.fromhex(data["f"]),
+            fact_limit=int(data["fl"]),
+            words=int(data.get("w", 0)),
+        )
+
+
+def _hash64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def key_hash(kind: str, value: str) -> int:
+    """Stable 64-bit id of a key: ``kind`` is e (entity/proper name), p (place), t (term)."""
+    return _hash64(f"{kind}:{value.casefold()}".encode())
+
+
+def quote_fingerprint(quote: str) -> int:
+    words = [w for w in _WORD.findall(quote.casefold()) if w not in STOPWORDS]
+    return zlib.crc32(" ".join(words).encode())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.casefold()) if w not in STOPWORDS]
+
+
+def fact_hashes(text: str) -> set[int]:
+    """Content words of a passage (16-bit hashes): what a later article is compared on.
+
+    Single words, not n-grams: a retelling reorders words, and a genuinely new fact brings new words.
+    """
+    return {zlib.crc32(w.encode()) % FACT_HASH_SPACE for w in content_words(text) if len(w) > 2 or w.isdigit()}
+
+
+def sentences_of(article: Article) -> list[tuple[int, int]]:
+    """Sentence spans: the normalizer's when present, otherwise a punctuation split."""
+    if article.sentences:
+        return [(s.start, s.end) for s in article.sentences]
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(article.text):
+        spans.append((start, match.start()))
+        start = match.end()
+    if start < len(article.text):
+        spans.append((start, len(article.text)))
+    return [(a, b) for a, b in spans if article.text[a:b].strip()]
+
+
+def quotes_of(article: Article) -> list[str]:
+    """Quoted speech: the quote stage's when present, otherwise text between quotation marks."""
+    found: list[str] = []
+    for quote in article.quotes:
+        text = quote.get("text") if isinstance(quote, dict) else getattr(quote, "text", None)
+        if isinstance(text, str) and text.strip():
+            found.append(text)
+    if not found:
+        found = [m.group(1) for m in _QUOTE.finditer(article.text) if len(m.group(1).split()) >= 4]
+    return found[:MAX_QUOTES]
+
+
+def _named_values(items: Iterable[object], fields: tuple[str, ...]) -> Iterator[str]:
+    """Best available identifier of a tagged entity/place: its id (geonames, KB) first, then its text."""
+    for item in items:
+        for name in fields:
+            value = item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+            if value not in (None, ""):
+                yield str(value)
+                break
+
+
+def key_labels(article: Article) -> dict[int, str]:
+    """The article's keys, most telling first: hash → readable label (``kind:value``, used as evidence)."""
+    labelled: list[tuple[str, str]] = []
+    labelled += [("p", p) for p in _named_values(article.locations, ("geonames_id", "id", "name", "text"))]
+    entities = [("e", e) for e in _named_values(article.entities, ("id", "kb_id", "text", "name"))]
+    labelled += entities
+    if not entities:
+        # No tagging stage yet (or it found nothing): proper-noun-looking words and numbers stand in.
+        names = Counter(
+            m.group(0).strip(".").casefold()
+            for m in _CAPITALISED.finditer(article.text[:50_000])
+            if m.group(0).casefold() not in STOPWORDS
+        )
+        labelled += [("e", name) for name, _ in names.most_common(MAX_KEYS // 2)]
+    if article.headline:
+        labelled += [("t", w) for w in content_words(article.headline)]
+    words = Counter(w for w in content_words(article.text[:50_000]) if len(w) > 3)
+    labelled += [("t", w) for w, _ in words.most_common(MAX_KEYS)]
+    labels: dict[int, str] = {}
+    for kind, value in labelled:
+        labels.setdefault(key_hash(kind, value), f"{kind}:{value.casefold()}")
+        if len(labels) == MAX_KEYS:
+            break
+    return labels
+
+
+def minhash_of(words: list[str]) -> np.ndarray:
+    """MinHash of the word 3-shingles of ``words`` (at most MAX_SHINGLE_WORDS of them), NUM_PERM × uint32."""
+    words = words[:MAX_SHINGLE_WORDS]
+    if not words:
+        return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    tokens = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    if len(tokens) >= 3:
+        shingles = (tokens[:-2] * np.uint64(0x9E3779B1) ^ tokens[1:-1] * np.uint64(0x85EBCA77)) ^ tokens[2:]
+    else:
+        shingles = tokens
+    shingles = np.unique(shingles & np.uint64(_MERSENNE))
+    # Universal hashing (a·x + b) mod p; products are taken mod 2^64 first, which keeps it a fixed, seeded
+    # family of hash functions — all that MinHash needs.
+    hashed = (shingles[None, :] * _PERM_A[:, None] + _PERM_B[:, None]) % np.uint64(_MERSENNE)
+    return (hashed.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def signature_of(article: Article, labels: dict[int, str] | None = None) -> Signature:
+    """Build the signature of one article (pure; bounded cost whatever the article's size)."""
+    labels = key_labels(article) if labels is None else labels
+    text = article.text or ""
+    words = _WORD.findall(text[: MAX_SHINGLE_WORDS * 12].casefold())[:MAX_SHINGLE_WORDS]
+    facts = sorted(fact_hashes(text[:200_000]))
+    fact_limit = FACT_HASH_SPACE
+    if len(facts) > MAX_FACTS:
+        fact_limit = facts[MAX_FACTS]
+        facts = facts[:MAX_FACTS]
+    quotes = sorted({quote_fingerprint(q) for q in quotes_of(article)})
+    published = article.published_at.timestamp() if article.published_at is not None else None
+    return Signature(
+        article_id=article.id,
+        published=published,
+        minhash=minhash_of(words).astype("<u4").tobytes(),
+        keys=np.asarray(sorted(labels), dtype="<i8").tobytes(),
+        quotes=np.asarray(quotes, dtype="<u4").tobytes(),
+        facts=np.asarray(facts, dtype="<u2").tobytes(),
+        fact_limit=fact_limit,
+        words=len(words),
+    )
