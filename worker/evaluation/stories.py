@@ -1,0 +1,227 @@
+"""``newsworker eval stories --ecb DIR``: same-story linking on ECB+ (see ../shared/eval/README.md).
+
+Each ECB+ document becomes a raw article (tokens joined by spaces, sentences by newlines) published in a seeded
+shuffled order at increasing times; the raw articles go through the real pipeline (``build_pipeline``: decode,
+normalize, and whatever tagging stages exist) and then the story linker, one at a time, as the worker would.
+Gold: same story = same topic and same suffix (``ecb`` / ``ecbplus``). Reported: pairwise same-story P/R/F1,
+BCubed P/R/F1, the false-link rate on hard-negative pairs (same topic, other suffix), and the same figures for
+an online TF-IDF nearest-neighbour baseline measured in the same run (its threshold swept on this data, the
+best one reported, as the README's baseline was tuned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from worker.codec import dumps
+from worker.pipeline import build_pipeline
+from worker.records import Article, Envelope, Origin, Span
+from worker.settings import Settings
+from worker.stories import LinkConfig, StoryLinker
+
+_NAME = re.compile(r"^(\d+)_(\d+)(ecbplus|ecb)\.xml$")
+_START = datetime(2020, 1, 6, 6, 0, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    doc_id: str
+    topic: str
+    suffix: str
+    text: str
+
+    @property
+    def gold(self) -> str:
+        return f"{self.topic}{self.suffix}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ecb", type=Path, required=True, help="folder of ECB+ topics (e.g. ../shared/eval/ecbplus-odd)")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the streaming order")
+    parser.add_argument("--gap-minutes", type=float, default=10.0, help="publication time between streamed articles")
+    parser.add_argument("--link-threshold", type=float, default=None, help="override LinkConfig.link_threshold")
+
+
+def load_ecb(folder: Path) -> list[Document]:
+    documents = []
+    for path in sorted(folder.glob("*/*.xml")):
+        match = _NAME.match(path.name)
+        if match is None:
+            continue
+        sentences: dict[int, list[str]] = defaultdict(list)
+        for token in ET.parse(path).getroot().iter("token"):
+            sentences[int(token.get("sentence", "0"))].append(token.text or "")
+        text = "\n".join(" ".join(t for t in tokens if t) for _, tokens in sorted(sentences.items()))
+        documents.append(Document(path.stem, match.group(1), match.group(3), text))
+    return documents
+
+
+def stream_order(documents: list[Document], seed: int, gap: timedelta) -> list[tuple[Document, datetime]]:
+    shuffled = list(documents)
+    random.Random(seed).shuffle(shuffled)
+    return [(doc, _START + i * gap) for i, doc in enumerate(shuffled)]
+
+
+def run_pipeline(stream: list[tuple[Document, datetime]], settings: Settings) -> dict[str, Article]:
+    """The real pipeline stages, on the raw articles as a producer would send them."""
+    envelopes = [
+        Envelope(
+            value=dumps({"id": doc.doc_id, "text": doc.text, "published_at": when.isoformat(), "language": "en"}),
+            origin=Origin(file="ecb", line=i),
+        )
+        for i, (doc, when) in enumerate(stream)
+    ]
+    pipeline = build_pipeline(settings)
+    articles: dict[str, Article] = {}
+    for start in range(0, len(envelopes), 32):
+        for (doc, _), outcome in zip(stream[start : start + 32], pipeline.run(envelopes[start : start + 32])):
+            if outcome.rejection is not None and "NotImplementedError" in outcome.rejection.reason:
+                # normalization (issue 2) has not landed yet: link the decoded text as it is, and say so
+                articles[doc.doc_id] = _unnormalized(doc, stream)
+                continue
+            if outcome.rejection is not None:
+                raise RuntimeError(f"{doc.doc_id} rejected by the pipeline: {outcome.rejection.reason}")
+            articles[doc.doc_id] = outcome.articles[0]  # plain text: one story per document
+    return articles
+
+
+def _unnormalized(doc: Document, stream: list[tuple[Document, datetime]]) -> Article:
+    when = next(t for d, t in stream if d is doc)
+    spans, start = [], 0
+    for line in doc.text.split("\n"):
+        spans.append(Span(start, start + len(line)))
+        start += len(line) + 1
+    notice = {"stage": "normalize", "reason": "not implemented yet: text used as decoded"}
+    return Article(
+        id=doc.doc_id, source_id=doc.doc_id, text=doc.text, sentences=tuple(spans), published_at=when,
+        language="en", notices=(notice,),
+    )
+
+
+def link_stream(stream: list[tuple[Document, datetime]], articles: dict[str, Article], config: LinkConfig) -> dict[str, str]:
+    """Story id per document after the whole stream, later story updates applied."""
+    linker = StoryLinker(config)
+    story: dict[str, str] = {}
+    for doc, _ in stream:
+        followup = linker.link_one(articles[doc.doc_id]).followup
+        story[articles[doc.doc_id].id] = followup.story_id
+        for update in followup.updates:
+            story[update.article_id] = update.story_id
+    return {doc.doc_id: story[articles[doc.doc_id].id] for doc, _ in stream}
+
+
+def tfidf_nearest(stream: list[tuple[Document, datetime]]) -> list[tuple[str, str | None, float]]:
+    """Online TF-IDF: each document's nearest earlier document and the cosine (vectors fixed when seen)."""
+    df: Counter[str] = Counter()
+    seen: list[tuple[str, dict[str, float]]] = []
+    nearest = []
+    for n, (doc, _) in enumerate(stream, start=1):
+        tf = Counter(w.casefold() for w in re.findall(r"\w+", doc.text))
+        df.update(tf.keys())
+        weights = {w: (1 + math.log(c)) * math.log((n + 1) / (df[w] + 1)) for w, c in tf.items()}
+        norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+        own = {w: v / norm for w, v in weights.items()}
+        best, best_id = 0.0, None
+        for other_id, other in seen:
+            cosine = sum(v * other.get(w, 0.0) for w, v in own.items())
+            if cosine > best:
+                best, best_id = cosine, other_id
+        nearest.append((doc.doc_id, best_id, best))
+        seen.append((doc.doc_id, own))
+    return nearest
+
+
+def tfidf_baseline(nearest: list[tuple[str, str | None, float]], threshold: float) -> dict[str, str]:
+    """Join the nearest earlier document's story when the cosine reaches ``threshold``."""
+    story: dict[str, str] = {}
+    for doc_id, best_id, cosine in nearest:
+        story[doc_id] = story[best_id] if best_id is not None and cosine >= threshold else doc_id
+    return story
+
+
+def scores(documents: list[Document], predicted: dict[str, str]) -> dict[str, float]:
+    gold = {d.doc_id: d.gold for d in documents}
+    topic = {d.doc_id: d.topic for d in documents}
+    ids = [d.doc_id for d in documents]
+    tp = fp = fn = hard = hard_linked = 0
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            same_gold, same_pred = gold[a] == gold[b], predicted[a] == predicted[b]
+            tp += same_gold and same_pred
+            fp += same_pred and not same_gold
+            fn += same_gold and not same_pred
+            if topic[a] == topic[b] and not same_gold:
+                hard += 1
+                hard_linked += same_pred
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    pred_clusters: dict[str, set[str]] = defaultdict(set)
+    gold_clusters: dict[str, set[str]] = defaultdict(set)
+    for doc_id in ids:
+        pred_clusters[predicted[doc_id]].add(doc_id)
+        gold_clusters[gold[doc_id]].add(doc_id)
+    b_precision = sum(
+        len(pred_clusters[predicted[d]] & gold_clusters[gold[d]]) / len(pred_clusters[predicted[d]]) for d in ids
+    ) / len(ids)
+    b_recall = sum(
+        len(pred_clusters[predicted[d]] & gold_clusters[gold[d]]) / len(gold_clusters[gold[d]]) for d in ids
+    ) / len(ids)
+    return {
+        "pairwise_p": precision,
+        "pairwise_r": recall,
+        "pairwise_f1": _f1(precision, recall),
+        "bcubed_p": b_precision,
+        "bcubed_r": b_recall,
+        "bcubed_f1": _f1(b_precision, b_recall),
+        "hard_negative_false_link": hard_linked / hard if hard else 0.0,
+        "stories": len(pred_clusters),
+    }
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _line(name: str, s: dict[str, float]) -> str:
+    return (
+        f"{name:<22} pairwise P {s['pairwise_p']:.3f} R {s['pairwise_r']:.3f} F1 {s['pairwise_f1']:.3f}  "
+        f"BCubed F1 {s['bcubed_f1']:.3f}  hard-neg false-link {s['hard_negative_false_link']:.3f}  "
+        f"stories {int(s['stories'])}"
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    documents = load_ecb(args.ecb)
+    if not documents:
+        print(f"no ECB+ documents under {args.ecb}")
+        return 2
+    stream = stream_order(documents, args.seed, timedelta(minutes=args.gap_minutes))
+    started = time.perf_counter()
+    articles = run_pipeline(stream, settings)
+    pipeline_seconds = time.perf_counter() - started
+    config = LinkConfig() if args.link_threshold is None else LinkConfig(link_threshold=args.link_threshold)
+    started = time.perf_counter()
+    ours = scores(documents, link_stream(stream, articles, config))
+    link_seconds = time.perf_counter() - started
+    gold_stories = len({d.gold for d in documents})
+    print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories, seed {args.seed}")
+    print(f"pipeline {pipeline_seconds:.1f}s, linking {link_seconds:.2f}s")
+    if any(a.notices and a.notices[0].get("stage") == "normalize" for a in articles.values()):
+        print("note: normalize() is not implemented yet; the decoded text was linked without normalization")
+    print(_line("story linker", ours))
+    nearest = tfidf_nearest(stream)
+    best = max(
+        ((t, scores(documents, tfidf_baseline(nearest, t))) for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)),
+        key=lambda ts: ts[1]["pairwise_f1"],
+    )
+    print(_line(f"tf-idf NN (t={best[0]:.2f})", best[1]))
+    return 0
