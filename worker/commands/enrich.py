@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         envelopes = read_inputs(args.files or [STDIN], _metadata_headers(args), stdin=sys.stdin.buffer)
-        batch_size = args.batch_size or settings.batch_size
+        batch_size = settings.batch_size if args.batch_size is None else args.batch_size
         if batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
         counts = enrich(envelopes, settings, batch_size, out=sys.stdout.buffer, err=sys.stderr)
