@@ -29,6 +29,7 @@ from worker.stories.signature import (
     FACT_HASH_SPACE,
     Signature,
     fact_hashes,
+    is_named,
     key_labels,
     quote_fingerprint,
     quotes_of,
@@ -45,6 +46,7 @@ class LinkConfig:
     duplicate_threshold: float = 0.80  # MinHash Jaccard of 3-shingles: a near copy
     follow_up_new_share: float = 0.30  # share of sentences that are new facts for a follow_up
     fact_known_share: float = 0.5  # a sentence whose content words are at least this much known was reported before
+    name_weight: float = 2.0  # a shared entity/place/proper name counts this many times a shared topic word
     max_candidates: int = 64
     max_links: int = 5
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
@@ -192,7 +194,11 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
     population = max(len(index), 1)
     minhash = signature.minhash_array()
     own_keys = signature.key_array().tolist()
-    weights = {k: _idf(population, index.document_frequency(k)) for k in own_keys}
+    def weight(key: int) -> float:
+        named = config.name_weight if is_named(key) else 1.0
+        return named * _idf(population, index.document_frequency(key))
+
+    weights = {k: weight(k) for k in own_keys}
     own_weight = sum(weights.values())
     out: list[_Scored] = []
     for article_id, _ in index.candidates(signature, config.max_candidates):
@@ -203,7 +209,7 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
                 continue
         text = float(np.count_nonzero(minhash == other.minhash_array())) / len(minhash)
         other_keys = other.key_array().tolist()
-        other_weight = sum(weights.get(k) or _idf(population, index.document_frequency(k)) for k in other_keys)
+        other_weight = sum(weights.get(k) or weight(k) for k in other_keys)
         shared_weight = sum(weights[k] for k in set(own_keys).intersection(other_keys))
         keys = 2 * shared_weight / (own_weight + other_weight) if own_weight + other_weight else 0.0
         out.append(_Scored(article_id, other, other.published, entry.story_id, text, keys))

@@ -48,7 +48,8 @@ _PERM_A = _rng.integers(1, _MERSENNE, size=NUM_PERM, dtype=np.uint64)
 _PERM_B = _rng.integers(0, _MERSENNE, size=NUM_PERM, dtype=np.uint64)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*[\w]|\b\d[\d.,:]*\d\b|\b\d\b")
+# A capitalised word that does not open a sentence (the previous token is a word or a comma), or a number.
+_CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][\w'’-]*\w|\b\d[\d.,:]*\d\b|\b\d\b")
 _QUOTE = re.compile(r"[\"“”«]([^\"“”«»]{12,600})[\"”“»]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 
@@ -126,8 +127,17 @@ def _hash64(data: bytes) -> int:
 
 
 def key_hash(kind: str, value: str) -> int:
-    """Stable 64-bit id of a key: ``kind`` is e (entity/proper name), p (place), t (term)."""
-    return _hash64(f"{kind}:{value.casefold()}".encode())
+    """Stable 64-bit id of a key: ``kind`` is e (entity/proper name), p (place), t (term).
+
+    The lowest bit says whether the key names something (entity or place: 1) or is a plain term (0), so
+    scoring can weigh names above topic words without storing the kind.
+    """
+    named = 1 if kind in ("e", "p") else 0
+    return (_hash64(f"{kind}:{value.casefold()}".encode()) & ~1) | named
+
+
+def is_named(key: int) -> bool:
+    return bool(key & 1)
 
 
 def quote_fingerprint(quote: str) -> int:
