@@ -58,12 +58,17 @@ class StoryInfo:
 class StoryIndex:
     """In-memory index; read by ``link`` (never written by it) and changed by ``apply``."""
 
-    def __init__(self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, max_posting: int = 2_000) -> None:
+    def __init__(
+        self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, max_posting: int = 2_000, max_scan: int = 200
+    ) -> None:
         self.retention_seconds = retention_seconds
-        self.max_posting = max_posting
+        self.max_posting = max_posting  # keys in more articles than this say nothing about the story: skipped
+        self.max_scan = max_scan  # of a key's articles only the latest this many are looked at
         self.entries: dict[str, Entry] = {}
-        self.bands: dict[int, list[str]] = {}
-        self.postings: dict[int, list[str]] = {}
+        # bucket / key → the article ids in it; a bucket with one article holds the id itself, not a list
+        # (most LSH buckets and rare keys have one member, and a list would cost 70 bytes more each)
+        self.bands: dict[int, str | list[str]] = {}
+        self.postings: dict[int, str | list[str]] = {}
         self.stories: dict[str, StoryInfo] = {}
         self._by_time: list[tuple[float, str]] = []
         self.watermark: float | None = None  # latest publication time indexed
@@ -82,19 +87,19 @@ class StoryIndex:
     # ---- reads (used by link) ------------------------------------------------------------------------
 
     def document_frequency(self, key: int) -> int:
-        return len(self.postings.get(key, ()))
+        return len(_members(self.postings.get(key)))
 
     def candidates(self, signature: Signature, limit: int) -> list[tuple[str, int]]:
         """Up to ``limit`` indexed article ids sharing the most band buckets / keys with ``signature``."""
         hits: dict[str, int] = {}
         for bucket in signature.bands():
-            for article_id in self.bands.get(bucket, ()):
+            for article_id in _members(self.bands.get(bucket))[-self.max_scan :]:
                 hits[article_id] = hits.get(article_id, 0) + 4  # a shared band is strong evidence
         for key in signature.key_array().tolist():
-            posting = self.postings.get(key)
-            if posting is None or len(posting) > self.max_posting:
+            posting = _members(self.postings.get(key))
+            if len(posting) > self.max_posting:
                 continue
-            for article_id in posting:
+            for article_id in posting[-self.max_scan :]:
                 hits[article_id] = hits.get(article_id, 0) + 1
         hits.pop(signature.article_id, None)
         if len(hits) <= limit:
@@ -135,9 +140,9 @@ class StoryIndex:
         article_id = signature.article_id
         self.entries[article_id] = entry
         for bucket in signature.bands():
-            self.bands.setdefault(bucket, []).append(article_id)
+            _add(self.bands, bucket, article_id)
         for key in signature.key_array().tolist():
-            self.postings.setdefault(key, []).append(article_id)
+            _add(self.postings, key, article_id)
         published = entry.published if entry.published is not None else (self.watermark or 0.0)
         story = self.stories.get(entry.story_id)
         if story is None:
@@ -188,13 +193,33 @@ class StoryIndex:
             heapq.heappop(self._by_time)
 
 
-def _discard(table: dict[int, list[str]], key: int, article_id: str) -> None:
-    members = table.get(key)
-    if members is None:
+def _members(value: str | list[str] | None) -> list[str] | tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
+
+
+def _add(table: dict[int, str | list[str]], key: int, article_id: str) -> None:
+    value = table.get(key)
+    if value is None:
+        table[key] = article_id
+    elif isinstance(value, str):
+        table[key] = [value, article_id]
+    else:
+        value.append(article_id)
+
+
+def _discard(table: dict[int, str | list[str]], key: int, article_id: str) -> None:
+    value = table.get(key)
+    if value is None:
+        return
+    if isinstance(value, str):
+        if value == article_id:
+            del table[key]
         return
     try:
-        members.remove(article_id)
+        value.remove(article_id)
     except ValueError:
         return
-    if not members:
-        del table[key]
+    if len(value) == 1:
+        table[key] = value[0]

@@ -1,0 +1,161 @@
+"""``newsworker bench link``: follow-up linking time as the story index grows, against a brute-force scan.
+
+The corpus is synthetic and built here. Indexed articles are synthetic *signatures* built directly (random
+MinHash rows, keys drawn from a Zipf-distributed vocabulary, stories of a few articles sharing most of their
+keys): building a million real signatures from text would take far longer than the lookups being measured.
+The articles being linked are real ``Article`` texts written from the same vocabulary, so each timed call is
+the whole ``link(index, article)`` decision: signature, candidate lookup, scoring, new facts.
+
+At each size (default 10k, 100k, 1M indexed articles) it reports p50/p99 of ``link`` over the query articles,
+the same for a brute-force scan that scores every indexed article with the same scoring, and the memory per
+indexed article (growth of the process's resident set while the index was built, divided by the articles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+
+from worker.records import Article
+from worker.settings import Settings
+from worker.stories import Entry, IndexChange, LinkConfig, StoryIndex, link
+from worker.stories.link import _score_candidates
+from worker.stories.signature import NUM_PERM, Signature, key_hash, signature_of
+
+VOCABULARY = 200_000
+KEYS_PER_ARTICLE = 40
+STORY_SIZE = 5
+START = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="indexed articles at each step")
+    parser.add_argument("--queries", type=int, default=200, help="articles linked (timed) at each step")
+    parser.add_argument("--brute-queries", type=int, default=5, help="brute-force scans timed at each step")
+    parser.add_argument("--seed", type=int, default=7)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+class SyntheticCorpus:
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.words = [f"w{i}" for i in range(VOCABULARY)]
+        self.key_of = np.array([key_hash("t", w) for w in self.words], dtype="<i8")
+        ranks = np.arange(1, VOCABULARY + 1, dtype=np.float64)
+        self.cumulative = np.cumsum(1 / ranks)  # Zipf: a few common words, a long tail
+        self.cumulative /= self.cumulative[-1]
+
+    def _sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.cumulative, rng.random(size)), VOCABULARY - 1)
+
+    def _story_words(self, story: int) -> np.ndarray:
+        return self._sample(np.random.default_rng(story), KEYS_PER_ARTICLE)
+
+    def signatures(self, first: int, count: int) -> list[Signature]:
+        out = []
+        minhashes = self.rng.integers(0, 2**32, size=(count, NUM_PERM), dtype=np.uint32)
+        facts = self.rng.integers(0, 2**16, size=(count, 200), dtype=np.uint16)
+        for i in range(count):
+            n = first + i
+            words = self._story_words(n // STORY_SIZE)
+            own = self._sample(self.rng, KEYS_PER_ARTICLE // 4)
+            words = np.concatenate([words[: KEYS_PER_ARTICLE - len(own)], own])
+            out.append(
+                Signature(
+                    article_id=f"https://news.example.com/{n // 1000:05d}/story-{n:09d}",
+                    published=START + n * 0.5,  # 1M articles span under 6 days: all inside the retention window
+                    minhash=minhashes[i].astype("<u4").tobytes(),
+                    keys=np.unique(self.key_of[words]).astype("<i8").tobytes(),
+                    quotes=b"",
+                    facts=np.unique(facts[i]).astype("<u2").tobytes(),
+                    fact_limit=2**16,
+                    words=600,
+                )
+            )
+        return out
+
+    def query_article(self, story: int, published: float, serial: int) -> Article:
+        words = [self.words[i] for i in self._story_words(story)]
+        filler = [self.words[i] for i in self._sample(self.rng, 200)]
+        sentences = [" ".join(words[j : j + 8] + filler[j * 5 : j * 5 + 10]) + "." for j in range(0, 40, 8)]
+        return Article(
+            id=f"query-{serial}",
+            source_id=f"query-{serial}",
+            text=" ".join(s.capitalize() for s in sentences),
+            published_at=datetime.fromtimestamp(published, timezone.utc),
+        )
+
+
+def brute_force(index: StoryIndex, signature: Signature, config: LinkConfig) -> float:
+    """Score every indexed article (what the candidate lookup avoids): the best score found."""
+
+    class EveryArticle:
+        def __init__(self, inner: StoryIndex) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def __len__(self) -> int:
+            return len(self.inner)
+
+        def candidates(self, sig: Signature, limit: int) -> list[tuple[str, int]]:
+            return [(article_id, 0) for article_id in self.inner.entries]
+
+    scanned = _score_candidates(EveryArticle(index), signature, signature.published, config)  # type: ignore[arg-type]
+    return scanned[0].score if scanned else 0.0
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    corpus = SyntheticCorpus(args.seed)
+    config = LinkConfig()
+    index = StoryIndex(retention_seconds=config.retention_seconds)
+    print(f"synthetic corpus: {VOCABULARY} words (Zipf), {KEYS_PER_ARTICLE} keys/article, stories of {STORY_SIZE}")
+    print("size        link p50    link p99   brute p50   brute/link  memory/article  build")
+    rss_before = _rss_bytes()
+    first_p50 = None
+    for size in sizes:
+        started = time.perf_counter()
+        while len(index) < size:
+            batch = corpus.signatures(len(index), min(20_000, size - len(index)))
+            for signature in batch:
+                index.apply(IndexChange(add=Entry(signature, signature.article_id)))
+        build_seconds = time.perf_counter() - started
+        per_article = (_rss_bytes() - rss_before) / len(index)
+        now = START + size * 0.5
+        timings = []
+        for q in range(args.queries):
+            # alternately a follow-up of an indexed story and a story nobody has seen
+            story = int(corpus.rng.integers(0, size // STORY_SIZE)) if q % 2 == 0 else 10**9 + q
+            query = corpus.query_article(story, now + q, q)
+            t0 = time.perf_counter()
+            link(index, query, config)
+            timings.append(time.perf_counter() - t0)
+        brute = []
+        for q in range(args.brute_queries):
+            signature = signature_of(corpus.query_article(q, now, q))
+            t0 = time.perf_counter()
+            brute_force(index, signature, config)
+            brute.append(time.perf_counter() - t0)
+        p50, p99 = _percentiles(timings)
+        brute_p50 = statistics.median(brute)
+        first_p50 = first_p50 or p50
+        print(
+            f"{size:<10} {p50 * 1e3:8.3f} ms {p99 * 1e3:8.3f} ms {brute_p50 * 1e3:9.1f} ms {brute_p50 / p50:10.0f}x"
+            f" {per_article:10.0f} B  {build_seconds:6.1f}s  (p50 vs first size: {p50 / first_p50:.2f}x)"
+        )
+    return 0
