@@ -4,7 +4,7 @@ Layout (the same in memory and in a Faust table, so an agent can mirror every ch
 - ``entries[article_id]`` → ``Entry(signature, story_id)``: the only state that must be stored. In a Faust
   table the key is the article id and the value ``Entry.to_dict()`` (~0.9 KB of JSON); a change writes one
   entry, deletes the evicted ones and rewrites the ``story_id`` of the members of a merged/re-rooted story.
-- ``bands``, ``postings``, ``stories`` and the time heap are derived from the entries, rebuilt by
+- ``bands``, ``postings``, ``stories`` and the time order are derived from the entries, rebuilt by
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.
 
 Lookup is sublinear: an article's candidates are the members of its 8 LSH band buckets plus the postings of
@@ -13,6 +13,7 @@ its keys, skipping keys more common than ``max_posting`` (they say nothing about
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class StoryIndex:
         self.bands: dict[int, str | list[str]] = {}
         self.postings: dict[int, str | list[str]] = {}
         self.stories: dict[str, StoryInfo] = {}
+        # (published, article id) in time order; news arrives roughly in publication order, so inserting is
+        # almost always an append and the expired ones are a prefix
         self._by_time: list[tuple[float, str]] = []
         self.watermark: float | None = None  # latest publication time indexed
 
@@ -116,11 +119,13 @@ class StoryIndex:
         if latest is None:
             return
         horizon = latest - self.retention_seconds
-        for published, article_id in heapq.nsmallest(limit, self._by_time):
-            if published >= horizon:
+        found = 0
+        for published, article_id in self._by_time:
+            if published >= horizon or found == limit:
                 return
             entry = self.entries.get(article_id)
             if entry is not None and (entry.published or 0.0) == published:
+                found += 1
                 yield article_id
 
     # ---- the one write -----------------------------------------------------------------------------
@@ -133,7 +138,7 @@ class StoryIndex:
         if change.add is not None:
             self._remove(change.add.signature.article_id)
             self._insert(change.add)
-        self._drop_stale_heap_head()
+        self._drop_stale_time_prefix()
 
     def _insert(self, entry: Entry) -> None:
         signature = entry.signature
@@ -150,7 +155,7 @@ class StoryIndex:
         elif published < story.first_published:
             story.first_id, story.first_published = article_id, published
         story.members.append(article_id)
-        heapq.heappush(self._by_time, (entry.published or 0.0, article_id))
+        bisect.insort(self._by_time, (entry.published or 0.0, article_id))
         if entry.published is not None and (self.watermark is None or entry.published > self.watermark):
             self.watermark = entry.published
 
@@ -168,7 +173,7 @@ class StoryIndex:
             story.members.remove(article_id)
             if not story.members:
                 del self.stories[entry.story_id]
-        # the time heap entry goes stale; expired() skips it and _drop_stale_heap_head trims it
+        # its _by_time item goes stale; expired() skips it and _drop_stale_time_prefix trims it
 
     def _restory(self, old: str, new: str) -> None:
         moved = self.stories.pop(old, None)
@@ -184,13 +189,15 @@ class StoryIndex:
             if moved.first_published < target.first_published:
                 target.first_id, target.first_published = moved.first_id, moved.first_published
 
-    def _drop_stale_heap_head(self) -> None:
-        while self._by_time:
-            published, article_id = self._by_time[0]
+    def _drop_stale_time_prefix(self) -> None:
+        stale = 0
+        for published, article_id in self._by_time:
             entry = self.entries.get(article_id)
             if entry is not None and (entry.published or 0.0) == published:
-                return
-            heapq.heappop(self._by_time)
+                break
+            stale += 1
+        if stale:
+            del self._by_time[:stale]
 
 
 def _members(value: str | list[str] | None) -> list[str] | tuple[str, ...]:

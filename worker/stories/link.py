@@ -44,8 +44,11 @@ Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
 class LinkConfig:
     link_threshold: float = 0.30
     duplicate_threshold: float = 0.80  # MinHash Jaccard of 3-shingles: a near copy
-    follow_up_new_share: float = 0.30  # share of sentences that are new facts for a follow_up
-    fact_known_share: float = 0.5  # a sentence whose content words are at least this much known was reported before
+    # a follow_up brings at least this many new facts and this share of its sentences: a retelling may add
+    # one detail, a development adds several
+    follow_up_min_new: int = 2
+    follow_up_new_share: float = 0.10
+    fact_known_share: float = 0.65  # a sentence whose content words are at least this much known was reported
     name_weight: float = 2.0  # a shared entity/place/proper name counts this many times a shared topic word
     max_candidates: int = 64
     max_links: int = 5
@@ -145,7 +148,11 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
     best = linked[0]
     if best.text >= config.duplicate_threshold:
         relation: Relation = "duplicate"
-    elif earlier and sentence_count and len(new_facts) / sentence_count >= config.follow_up_new_share:
+    elif (
+        earlier
+        and len(new_facts) >= config.follow_up_min_new
+        and len(new_facts) / max(sentence_count, 1) >= config.follow_up_new_share
+    ):
         relation = "follow_up"
     else:
         relation = "same_story"

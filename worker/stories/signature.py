@@ -50,7 +50,7 @@ _PERM_B = _rng.integers(0, _MERSENNE, size=NUM_PERM, dtype=np.uint64)
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A capitalised word that does not open a sentence (the previous token is a word or a comma), or a number.
 _CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][\w'’-]*\w|\b\d[\d.,:]*\d\b|\b\d\b")
-_QUOTE = re.compile(r"[\"“”«]([^\"“”«»]{12,600})[\"”“»]")
+_QUOTE = re.compile(r"[\"“«]([^\"“”«»]{12,600})[\"”»]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 
 STOPWORDS = frozenset(
