@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from worker.records import Article
 from worker.stories.index import Entry, IndexChange, StoryIndex
-from worker.stories.link import Evidence, Fact, FollowUp, Link, LinkConfig, StoryUpdate, link
+from worker.stories.link import Evidence, Fact, FollowUp, Link, LinkConfig, StoryUpdate, followup_event, link
 from worker.stories.signature import Signature, signature_of
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "StoryIndex",
     "StoryLinker",
     "StoryUpdate",
+    "followup_event",
     "link",
     "signature_of",
 ]

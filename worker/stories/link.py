@@ -89,6 +89,8 @@ class StoryUpdate:
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
+    """Article.followup; serialised by the codec as is (schemas/followup.schema.json#/$defs/followup)."""
+
     story_id: str
     relation: Relation
     links: tuple[Link, ...] = ()
@@ -96,22 +98,6 @@ class FollowUp:
     evidence: Evidence = field(default_factory=Evidence)
     updates: tuple[StoryUpdate, ...] = ()
     unlinkable: str | None = None  # why the article could not be linked (no_text, ...)
-
-    def to_dict(self) -> dict:
-        out: dict = {
-            "story_id": self.story_id,
-            "relation": self.relation,
-            "links": [{"article_id": x.article_id, "relation": x.relation, "score": x.score} for x in self.links],
-            "new_facts": [{"kind": f.kind, "text": f.text, "start": f.start, "end": f.end} for f in self.new_facts],
-            "evidence": {
-                "shared_keys": list(self.evidence.shared_keys),
-                "shared_quotes": self.evidence.shared_quotes,
-                "text_overlap": self.evidence.text_overlap,
-            },
-        }
-        if self.unlinkable is not None:
-            out["unlinkable"] = self.unlinkable
-        return out
 
 
 def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig()) -> tuple[IndexChange, FollowUp]:
@@ -281,3 +267,22 @@ def _new_facts(article: Article, earlier: list[Signature], known_share: float) -
             start = article.text.find(quote)
             facts.append(Fact("quote", quote.strip(), start, start + len(quote) if start >= 0 else -1))
     return facts, len(spans)
+
+
+def followup_event(article: Article, followup: FollowUp) -> dict:
+    """The compact link event published on news.followups for one decision (schemas/followup.schema.json)."""
+    return {
+        "article_id": article.id,
+        "source_id": article.source_id,
+        "url": article.url,
+        "published_at": article.published_at.isoformat() if article.published_at is not None else None,
+        "story_id": followup.story_id,
+        "relation": followup.relation,
+        "links": [{"article_id": x.article_id, "relation": x.relation, "score": x.score} for x in followup.links],
+        "new_fact_count": len(followup.new_facts),
+        "updates": [
+            {"article_id": u.article_id, "story_id": u.story_id, "previous_story_id": u.previous_story_id}
+            for u in followup.updates
+        ],
+        "unlinkable": followup.unlinkable,
+    }
