@@ -23,6 +23,7 @@ from worker import codec
 from worker.pipeline import Outcome, build_pipeline
 from worker.records import Article, Envelope, Origin
 from worker.settings import Settings
+from worker.stories import StoryLinker
 
 STDIN = "-"
 _CONTENT_TYPES = {".txt": "text/plain; charset=utf-8", ".html": "text/html", ".htm": "text/html"}
@@ -59,7 +60,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         batch_size = settings.batch_size if args.batch_size is None else args.batch_size
         if batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
-        counts = enrich(envelopes, settings, batch_size, out=sys.stdout.buffer, err=sys.stderr)
+        linker = StoryLinker()  # follow-up linking over the whole input, in order (in-memory story index)
+        counts = enrich(
+            envelopes, settings, batch_size, out=sys.stdout.buffer, err=sys.stderr, stream_pass=linker.link_one
+        )
     except UsageError as exc:
         print(f"newsworker enrich: {exc}", file=sys.stderr)
         return 2
