@@ -42,7 +42,7 @@ Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
 
 @dataclass(frozen=True, slots=True)
 class LinkConfig:
-    link_threshold: float = 0.30
+    link_threshold: float = 0.25
     duplicate_threshold: float = 0.80  # MinHash Jaccard of 3-shingles: a near copy
     # a follow_up brings at least this many new facts and this share of its sentences: a retelling may add
     # one detail, a development adds several
@@ -50,6 +50,7 @@ class LinkConfig:
     follow_up_new_share: float = 0.10
     fact_known_share: float = 0.65  # a sentence whose content words are at least this much known was reported
     name_weight: float = 2.0  # a shared entity/place/proper name counts this many times a shared topic word
+    merge_margin: float = 0.05
     max_candidates: int = 64
     max_links: int = 5
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
@@ -121,6 +122,11 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
 
     scored = _score_candidates(index, signature, published, config)
     linked = [c for c in scored if c.score >= config.link_threshold][: config.max_links]
+    if linked and config.merge_margin < 1.0:
+        # join other stories only when they score nearly as well as the best one: a weak second match is
+        # usually another event of the same kind, and merging it would chain two stories into one
+        best_story = linked[0].story_id
+        linked = [c for c in linked if c.story_id == best_story or c.score >= linked[0].score - config.merge_margin]
     if not linked:
         entry = Entry(signature, article.id)
         unlinkable = "no_published_at" if signature.published is None else None
