@@ -1,0 +1,56 @@
+"""Scoring of ``newsworker eval stories`` and the bounded candidate lookup that ``bench link`` times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.bench.link import SyntheticCorpus
+from worker.evaluation.stories import Document, load_ecb, scores
+from worker.stories import Entry, IndexChange, StoryIndex, link, signature_of
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def doc(doc_id: str, topic: str, suffix: str) -> Document:
+    return Document(doc_id, topic, suffix, "text")
+
+
+def test_pairwise_bcubed_and_hard_negative_figures_by_hand() -> None:
+    documents = [doc("a", "1", "ecb"), doc("b", "1", "ecb"), doc("c", "1", "ecbplus"), doc("d", "3", "ecb")]
+    # a, b, c predicted together: pairs ab (right), ac and bc (wrong, both hard negatives); d alone (right)
+    figures = scores(documents, {"a": "s1", "b": "s1", "c": "s1", "d": "s2"})
+    assert figures["pairwise_p"] == pytest.approx(1 / 3)
+    assert figures["pairwise_r"] == pytest.approx(1.0)
+    assert figures["hard_negative_false_link"] == pytest.approx(1.0)
+    # BCubed precision: a, b, c each 1/3 or 2/3 correct in their cluster; d 1
+    assert figures["bcubed_p"] == pytest.approx((2 / 3 + 2 / 3 + 1 / 3 + 1) / 4)
+    assert figures["bcubed_r"] == pytest.approx(1.0)
+    perfect = scores(documents, {"a": "x", "b": "x", "c": "y", "d": "z"})
+    assert perfect["pairwise_f1"] == perfect["bcubed_f1"] == 1.0 and perfect["hard_negative_false_link"] == 0.0
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "ecbplus-odd").is_dir(), reason="shared folder absent")
+def test_ecb_documents_load_with_gold_from_the_file_names() -> None:
+    documents = load_ecb(SHARED / "eval" / "ecbplus-odd")
+    assert len(documents) == 496
+    assert {d.suffix for d in documents} == {"ecb", "ecbplus"}
+    assert all(d.text.strip() for d in documents)
+    assert sum("\n" in d.text for d in documents) > 400  # sentences joined by newlines
+
+
+def test_candidate_lookup_stays_bounded_as_the_index_grows() -> None:
+    corpus = SyntheticCorpus(seed=3)
+    index = StoryIndex()
+    looked_at = []
+    for size in (2_000, 20_000):
+        for signature in corpus.signatures(len(index), size - len(index)):
+            index.apply(IndexChange(add=Entry(signature, signature.article_id)))
+        query = corpus.query_article(story=7, published=signature.published or 0.0, serial=size)
+        _, followup = link(index, query)
+        assert followup.story_id == corpus.signatures(35, 1)[0].article_id  # story 7 = articles 35..39
+        hits = index.candidates(signature_of(query), limit=10**9)
+        looked_at.append(len(hits))
+    # ten times the articles, and the number of candidates touched is bounded by keys × max_scan
+    assert looked_at[1] <= 40 * index.max_scan + 8 * index.max_scan
