@@ -130,6 +130,10 @@ def test_missing_text_or_time_degrades_instead_of_failing() -> None:
     assert (empty.followup.relation, empty.followup.unlinkable) == ("new_story", "no_text")
     undated = linker.link_one(replace(article("flood-2", FLOOD_RETOLD), published_at=None)).followup
     assert undated.story_id == "flood-1" and undated.unlinkable == "no_published_at"
+    # kept under the latest publication time, so it stays linkable and is evicted with its peers
+    assert linker.index.entries["flood-2"].published == T0.timestamp()
+    later = linker.link_one(article("flood-3", FLOOD_RETOLD + " More.", 2)).followup
+    assert {x.article_id for x in later.links} >= {"flood-2"}
 
 
 def test_link_is_pure_and_signatures_round_trip_through_table_values() -> None:

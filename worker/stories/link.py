@@ -18,7 +18,7 @@ How a decision is made:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -128,7 +128,7 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         best_story = linked[0].story_id
         linked = [c for c in linked if c.story_id == best_story or c.score >= linked[0].score - config.merge_margin]
     if not linked:
-        entry = Entry(signature, article.id)
+        entry = Entry(_stored(signature, published), article.id)
         unlinkable = "no_published_at" if signature.published is None else None
         return IndexChange(add=entry, evict=evict), FollowUp(article.id, "new_story", unlinkable=unlinkable)
 
@@ -158,7 +158,7 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         shared_quotes=len(set(signature.quote_array().tolist()) & set(best.signature.quote_array().tolist())),
         text_overlap=round(best.text, 3),
     )
-    change = IndexChange(add=Entry(signature, story_id), restory=restory, evict=evict)
+    change = IndexChange(add=Entry(_stored(signature, published), story_id), restory=restory, evict=evict)
     followup = FollowUp(
         story_id,
         relation,
@@ -169,6 +169,13 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         "no_published_at" if signature.published is None else None,
     )
     return change, followup
+
+
+def _stored(signature: Signature, published: float | None) -> Signature:
+    """An undated article is kept under the time it was linked at (the latest indexed), so retention applies."""
+    if signature.published is None and published is not None:
+        return replace(signature, published=published)
+    return signature
 
 
 def relation_to(relation: Relation) -> Relation:
