@@ -1,10 +1,9 @@
 """The story index: plain data, changed only by applying an ``IndexChange`` that ``link`` computed.
 
 Layout (the same in memory and in a Faust table, so an agent can mirror every change as small table writes):
-- ``entries[article_id]`` → ``Entry(signature, story_id)``: the only state that must be stored (worker/stories/table.py
-  mirrors it). In a Faust
-  table the key is the article id and the value ``Entry.to_dict()`` (~0.9 KB of JSON); a change writes one
-  entry, deletes the evicted ones and rewrites the ``story_id`` of the members of a merged/re-rooted story.
+- ``entries[article_id]`` → ``Entry(signature, story_id)``: the only state that must be stored. In a Faust
+  table (worker/stories/table.py) the key is the article id and the value ``Entry.to_dict()``; a change writes
+  one entry, deletes the evicted ones and rewrites the ``story_id`` of the members of a merged/re-rooted story.
 - ``bands``, ``postings``, ``stories`` and the time order are derived from the entries, rebuilt by
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.
 
