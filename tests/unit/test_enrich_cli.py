@@ -18,6 +18,7 @@ from worker.cli import main
 from worker.pipeline import build_pipeline
 from worker.records import Envelope
 from worker.settings import Settings
+from worker.stories import StoryLinker
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLE_SCHEMA = json.loads((ROOT / "schemas" / "article.schema.json").read_text(encoding="utf-8"))
@@ -70,7 +71,10 @@ def test_articles_on_stdout_are_exactly_what_the_pipeline_publishes(capsysbinary
     assert code == 0
     expected = build_pipeline(Settings()).run([Envelope(value=codec.dumps(ORCHARD)), Envelope(value=codec.dumps(MARKET))])
     assert all(o.rejection is None for o in expected)
-    assert lines == [codec.dumps(article) for outcome in expected for article in outcome.articles]
+    # The worker links each article to earlier stories before publishing; enrich does the same over its input.
+    linker = StoryLinker()
+    assert lines == [codec.dumps(linker.link_one(article)) for outcome in expected for article in outcome.articles]
+    assert all(json.loads(line)["followup"] is not None for line in lines)
     sources = [validate(line)["source_id"] for line in lines]
     assert sources[0] == "orchard-1" and sources[-1] == "market-2"
 
