@@ -39,7 +39,7 @@ _FURNITURE = re.compile(
     re.IGNORECASE,
 )
 _READ_MORE_INLINE = re.compile(r"^(?:read\s+more|see\s+also|related)\s*:\s+\S", re.IGNORECASE)
-_BYLINE = re.compile(r"^(?:by|from)\s+[A-Z\u00c0-\u024f][\w.'’\-]*(?:[ ,]+(?:and\s+|&\s+)?[\w.'’\-|]+){0,9}$")
+_BYLINE = re.compile(r"^(?:[Bb]y|BY)\s+[A-Z\u00c0-\u024f][\w.'’\-]*(?:[ ,]+(?:and\s+|&\s+)?[\w.'’\-|]+){0,9}$")
 # "WASHINGTON —", "BEIRUT, Lebanon (AP) —", "LONDON, Oct 3 (Reuters) -": a capitalised place, optional
 # region, date and agency, then a dash.
 _DATELINE = re.compile(

@@ -115,11 +115,12 @@ def clean_lines(text: str) -> list[str]:
     ['Café opens.', '', '“Yes”']
     """
     text = _LINE_BREAKS.sub("\n", text)
-    if not text.isascii():
-        if _MOJIBAKE_HINT.search(text):
-            text = "\n".join(
-                ftfy.fix_text(line, _FTFY) if _MOJIBAKE_HINT.search(line) else line for line in text.split("\n")
-            )
+    ascii_only = text.isascii()
+    if (not ascii_only or "&" in text) and _MOJIBAKE_HINT.search(text):
+        text = "\n".join(
+            ftfy.fix_text(line, _FTFY) if _MOJIBAKE_HINT.search(line) else line for line in text.split("\n")
+        )
+    if not ascii_only:
         text = unicodedata.normalize("NFC", text)
         text = _ODD_SPACE.sub(" ", text)
     text = _DROP.sub("", text)

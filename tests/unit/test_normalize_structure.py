@@ -1,0 +1,208 @@
+"""Page structure: stories on a page, headline, standfirst, byline, dateline, paragraphs and sentences."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from worker.normalize import NormalizeConfig, fingerprint, normalize
+from worker.normalize.sentences import split_sentences
+from worker.records import InputRejected, RawArticle, RejectCode
+
+PUBLISHED = datetime(2024, 5, 17, 7, 0, tzinfo=timezone.utc)  # a Friday
+
+PAGE = """\
+Dam repairs finished ahead of the rains
+
+By Ines Alvarado and Tom Reyes
+
+GRANADA, Spain (Reuters) — Engineers finished repairing the Rules dam yesterday, a month ahead of the spring rains, the regional water authority said.
+
+The work began in January after inspectors found cracks in the spillway.
+
+Advertisement
+
+Farmers downstream said they had waited since 2019 for the repairs.
+
+Reservoir levels at a ten-year high
+Levels in the province's reservoirs reached their highest in a decade on Wednesday, helped by a wet winter and the early end of the works.
+
+Related Stories
+Dam inspection finds spillway cracks
+Inspectors say repairs will take months; farmers fear for the summer harvest
+MOTRIL — Inspectors found cracks in the spillway of the Rules dam on Monday and ordered the reservoir partly drained.
+Read more: the full inspection report
+"""
+
+
+@pytest.fixture(scope="module")
+def stories():
+    return normalize(RawArticle(id="page-1", body=PAGE, body_type="text", published_at=PUBLISHED))
+
+
+def test_a_page_splits_into_main_sidebar_and_related_stories(stories):
+    assert [(s.kind, s.part, s.headline) for s in stories] == [
+        ("main", 0, "Dam repairs finished ahead of the rains"),
+        ("sidebar", 1, "Reservoir levels at a ten-year high"),
+        ("related", 2, "Dam inspection finds spillway cracks"),
+    ]
+    main_id = stories[0].id
+    assert [s.parent_id for s in stories] == [None, main_id, main_id]
+    assert all(s.source_id == "page-1" for s in stories)
+
+
+def test_byline_dateline_and_standfirst_are_found_and_kept_out_of_the_body(stories):
+    main, _, related = stories
+    assert main.byline == "By Ines Alvarado and Tom Reyes"
+    assert main.dateline is not None and main.dateline.place == "GRANADA, Spain"
+    assert main.dateline.text == "GRANADA, Spain (Reuters) —"
+    assert main.text.startswith("GRANADA, Spain (Reuters) — Engineers")
+    assert "By Ines" not in main.text
+    assert related.standfirst == "Inspectors say repairs will take months; farmers fear for the summer harvest"
+    assert related.dateline is not None and related.dateline.place == "MOTRIL"
+    assert related.text.startswith("MOTRIL — Inspectors")
+
+
+def test_markers_and_furniture_never_reach_the_text(stories):
+    for story in stories:
+        for word in ("Advertisement", "Related Stories", "Read more"):
+            assert word not in story.text
+
+
+def test_paragraphs_are_the_page_lines_without_furniture(stories):
+    main = stories[0]
+    paragraphs = [main.text[p.start : p.end] for p in main.paragraphs]
+    assert len(paragraphs) == 3
+    assert paragraphs[0].endswith("a month ahead of the spring rains, the regional water authority said.")
+    assert main.text == "\n\n".join(paragraphs)
+
+
+def test_hard_wrapped_text_is_reflowed_into_paragraphs():
+    wrapped = (
+        "Council approves new cycle lanes\n\n"
+        "The city council approved plans on Thursday for twelve kilometres of\n"
+        "protected cycle lanes, after a debate that ran past midnight and drew\n"
+        "a crowd of residents to the public gallery.\n\n"
+        "Work on the first stretch, along the river road, is due to start in\n"
+        "the autumn, the transport committee said in a statement.\n"
+    )
+    (article,) = normalize(RawArticle(id="w", body=wrapped, body_type="text", published_at=PUBLISHED))
+    assert article.headline == "Council approves new cycle lanes"
+    paragraphs = [article.text[p.start : p.end] for p in article.paragraphs]
+    assert paragraphs == [
+        "The city council approved plans on Thursday for twelve kilometres of protected cycle lanes, after a debate "
+        "that ran past midnight and drew a crowd of residents to the public gallery.",
+        "Work on the first stretch, along the river road, is due to start in the autumn, the transport committee "
+        "said in a statement.",
+    ]
+
+
+def test_dates_word_count_language_and_fingerprint(stories):
+    main, sidebar, related = stories
+    assert [(d.text, d.value) for d in main.dates] == [
+        ("yesterday", "2024-05-16"), ("in January", "2024-01"), ("since 2019", "2019")]
+    assert [(d.text, d.value) for d in sidebar.dates] == [("on Wednesday", "2024-05-15")]
+    assert [(d.text, d.value) for d in related.dates] == [("on Monday", "2024-05-13")]
+    assert main.word_count == len(main.text.split()) - 1  # the dash of the dateline is not a word
+    assert {s.language for s in stories} == {"en"}
+    assert len({s.fingerprint for s in stories}) == 3
+
+
+def test_same_input_gives_the_same_ids_and_another_input_other_ids(stories):
+    again = normalize(RawArticle(id="page-1", body=PAGE, body_type="text", published_at=PUBLISHED))
+    other = normalize(RawArticle(id="page-2", body=PAGE, body_type="text", published_at=PUBLISHED))
+    assert [a.id for a in again] == [s.id for s in stories]
+    assert not {a.id for a in other} & {s.id for s in stories}
+    assert again == stories
+
+
+def test_fingerprint_ignores_case_spacing_and_punctuation_only():
+    assert fingerprint("Rain stops play. “Finally!”") == fingerprint("rain stops  play finally")
+    assert fingerprint("Rain stops play.") != fingerprint("Rain stopped play.")
+
+
+def test_producer_title_becomes_the_headline_and_is_not_repeated():
+    raw = RawArticle(id="t", title="Bridge reopens", body="Bridge reopens\nThe bridge reopened to traffic on Friday.",
+                     body_type="text", published_at=PUBLISHED)
+    (article,) = normalize(raw)
+    assert article.headline == "Bridge reopens"
+    assert article.text == "The bridge reopened to traffic on Friday."
+
+
+def test_without_publication_time_the_article_says_so():
+    (article,) = normalize(RawArticle(id="u", body="Talks ended yesterday without a deal.", body_type="text"))
+    assert article.published_at is None and article.date_anchor is None
+    assert article.dates[0].value is None and article.dates[0].relative
+    assert article.notices == ({"stage": "dates", "reason": "no publication time: relative dates are left unresolved"},)
+
+
+def test_a_body_of_only_page_furniture_is_rejected_as_empty():
+    with pytest.raises(InputRejected) as caught:
+        normalize(RawArticle(id="f", body="Advertisement\n\nShare this article\n", body_type="text"))
+    assert caught.value.code is RejectCode.EMPTY_BODY
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Le gouvernement a annoncé hier une nouvelle réforme des retraites, critiquée par les syndicats.", "fr"),
+        ("Die Regierung hat gestern eine neue Rentenreform angekündigt, die von den Gewerkschaften kritisiert wird.",
+         "de"),
+        ("El gobierno anunció ayer una nueva reforma de las pensiones, criticada por los sindicatos del país.", "es"),
+    ],
+)
+def test_language_is_detected_offline(text, language):
+    (article,) = normalize(RawArticle(id="l", body=text, body_type="text"))
+    assert article.language == language
+
+
+def test_sentences_respect_abbreviations_initials_and_quotes():
+    text = ("Sen. Mary O. Hale met Dr. Ruiz at 9 a.m. on Monday. “It went well,” she said! "
+            "Was it enough? The U.S. envoy left.")
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Sen. Mary O. Hale met Dr. Ruiz at 9 a.m. on Monday.",
+        "“It went well,” she said!",
+        "Was it enough?",
+        "The U.S. envoy left.",
+    ]
+
+
+def test_cjk_sentences_split_on_full_stops():
+    text = "会談は東京で行われた。両国は停戦で合意した。"
+    assert [text[a:b] for a, b in split_sentences(text)] == ["会談は東京で行われた。", "両国は停戦で合意した。"]
+
+
+def test_html_pages_yield_their_main_story_and_boxed_stories():
+    html = """<html><head><title>Library reopens | Town Crier</title>
+    <meta property="og:title" content="Library reopens after flood">
+    <meta name="author" content="Priya Nair">
+    <meta property="article:published_time" content="2024-05-17T06:30:00+02:00">
+    <script>window.track = function () { return "do not index"; };</script><style>p { color: red }</style></head>
+    <body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+    <article><h1>Library reopens after flood</h1>
+    <p>The town library reopened on Thursday, eight months after a flood soaked its ground floor and ruined
+    thousands of books.</p>
+    <p>Volunteers spent the winter drying and sorting what could be saved, the head librarian said.</p>
+    <aside class="related-box"><h3>Related</h3><h4>Flood insurance claims rise</h4>
+    <p>Insurers said claims from the spring floods were the highest they had recorded in a decade.</p></aside>
+    </article><footer>© 2024 Town Crier</footer></body></html>"""
+    main, related = normalize(RawArticle(id="h", body=html, body_type="html"), NormalizeConfig())
+    assert main.headline == "Library reopens after flood"
+    assert main.byline == "Priya Nair"
+    assert main.published_at == datetime(2024, 5, 17, 4, 30, tzinfo=timezone.utc)
+    assert main.text.startswith("The town library reopened on Thursday, eight months after a flood")
+    assert "do not index" not in main.text and "Home" not in main.text and "©" not in main.text
+    assert "Insurers" not in main.text
+    assert [(d.text, d.value) for d in main.dates] == [("on Thursday", "2024-05-16")]
+    assert (related.kind, related.headline, related.parent_id) == ("related", "Flood insurance claims rise", main.id)
+    assert related.text.startswith("Insurers said claims")
+
+
+def test_html_over_the_nesting_or_element_limit_is_rejected():
+    deep = "<html><body>" + "<div>" * 600 + "<p>Deep text that nobody can reach.</p>" + "</div>" * 600 + "</body></html>"
+    wide = "<html><body>" + "<span>x</span>" * 5000 + "</body></html>"
+    for html, config in ((deep, NormalizeConfig(max_html_depth=400)), (wide, NormalizeConfig(max_html_elements=1000))):
+        with pytest.raises(InputRejected) as caught:
+            normalize(RawArticle(id="x", body=html, body_type="html"), config)
+        assert caught.value.code is RejectCode.HTML_TOO_COMPLEX
