@@ -1,0 +1,126 @@
+"""The entity stage on articles we write here: offsets slice the text exactly, shouting lines are truecased
+for the model without moving offsets, long texts are chunked, non-English text is skipped with a notice, and
+mentions of one person are grouped."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from worker.nlp import EntityStage
+from worker.nlp.entities import group_mentions, name_tokens
+from worker.nlp.items import Mention
+from worker.nlp.model import load_ner_model
+from worker.nlp.ner import chunk_spans, is_shouting, truecase
+from worker.records import Article
+
+STORY = (
+    "Harbour talks resume in Lisbon\n"
+    "Portuguese Prime Minister Helena Duarte met the mayor of Porto, Rui Carvalho, on Tuesday. "
+    "Duarte said the Port Authority of Lisbon would publish its plan in May.\n"
+    "Carvalho told reporters in Lisbon that the talks had gone well."
+)
+
+
+@pytest.fixture(scope="module")
+def stage() -> EntityStage:
+    return EntityStage(load_ner_model())
+
+
+def article(text: str, language: str | None = "en", id_: str = "a") -> Article:
+    return Article(id=id_, source_id=id_, text=text, language=language)
+
+
+def test_truecase_keeps_length_and_only_changes_shouting_lines() -> None:
+    text = "MARGARET OKONKWO WINS IN NAIROBI\nThe UN and NATO met in Oslo.\nGLASGOW 1997-04-02"
+    cased = truecase(text)
+    assert len(cased) == len(text)
+    assert cased.split("\n") == ["Margaret Okonkwo Wins in Nairobi", "The UN and NATO met in Oslo.", "Glasgow 1997-04-02"]
+    assert truecase("STRASSE ß") == "Strasse ß"  # ß would grow to SS when upper-cased: left as it was
+
+
+def test_shouting_needs_most_words_in_capitals() -> None:
+    assert is_shouting("RESULTS OF ENGLISH LEAGUE MATCHES")
+    assert not is_shouting("The IMF and the WTO said")
+    assert not is_shouting("12 - 4 - 7")
+
+
+def test_chunks_cover_the_text_in_order_within_the_limit() -> None:
+    text = ("word " * 30 + "\n") * 50 + "x" * 700
+    spans = chunk_spans(text, limit=500)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(0 < end - start <= 500 for start, end in spans)
+
+
+def test_every_mention_slices_the_text_exactly(stage: EntityStage) -> None:
+    [tagged] = stage([article(STORY)])
+    assert tagged.entities
+    for entity in tagged.entities:
+        for mention in entity.mentions:
+            assert tagged.text[mention.start : mention.end] == mention.text
+    names = {e.name: e.type for e in tagged.entities}
+    assert names.get("Helena Duarte") == "PERSON"
+    assert names.get("Lisbon") == "GPE"
+
+
+def test_a_surname_joins_the_full_name(stage: EntityStage) -> None:
+    [tagged] = stage([article(STORY)])
+    duarte = [e for e in tagged.entities if "duarte" in name_tokens(e.name)]
+    assert len(duarte) == 1 and duarte[0].count == 2
+    lisbon = [e for e in tagged.entities if e.name == "Lisbon"]
+    assert len(lisbon) == 1 and lisbon[0].count >= 2
+
+
+def test_shouting_headline_names_are_found(stage: EntityStage) -> None:
+    text = "HELENA DUARTE VISITS PORTO\nPrime Minister Helena Duarte visited Porto on Friday."
+    [tagged] = stage([article(text)])
+    person = [e for e in tagged.entities if "duarte" in name_tokens(e.name)]
+    assert len(person) == 1 and person[0].count == 2 and person[0].type == "PERSON"
+    assert person[0].mentions[0].text == "HELENA DUARTE"
+
+
+def test_grouping_joins_transliteration_variants_and_a_later_full_name() -> None:
+    text = "Hadi spoke. Later Abdrabbuh Mansour Hadi and Abdrabbuh al-Hadi met Mansour Hadi."
+    mentions = [
+        Mention(0, 3, "Hadi", "ORG"),
+        Mention(18, 39, "Abdrabbuh Mansour Hadi", "PERSON"),
+        Mention(44, 59, "Abdrabbuh al-Hadi", "PERSON"),
+        Mention(64, 76, "Mansour Hadi", "PERSON"),
+    ]
+    groups = group_mentions(mentions)
+    assert len(groups) == 1 and len(groups[0].mentions) == 4
+    assert groups[0].name() == "Abdrabbuh Mansour Hadi"
+
+
+def test_different_first_names_stay_apart() -> None:
+    mentions = [Mention(0, 10, "Anna Berg", "PERSON"), Mention(20, 30, "Jonas Berg", "PERSON")]
+    assert len(group_mentions(mentions)) == 2
+
+
+def test_non_english_articles_are_skipped_with_a_notice(stage: EntityStage) -> None:
+    spanish, english = stage([article("El presidente Pedro Ruiz visitó Sevilla.", "es", "s"), article(STORY, id_="e")])
+    assert spanish.entities == ()
+    assert spanish.notices[-1]["stage"] == "entities" and "es" in spanish.notices[-1]["reason"]
+    assert english.entities
+
+
+def test_a_very_long_article_is_chunked_and_offsets_stay_exact(stage: EntityStage) -> None:
+    paragraph = "Mayor Rui Carvalho opened a bridge in Porto on Monday, officials said.\n"
+    text = paragraph * (210_000 // len(paragraph) + 1)
+    assert len(text) >= 200_000
+    started = time.perf_counter()
+    [tagged] = stage([article(text)])
+    assert time.perf_counter() - started < 300  # bounded, not a benchmark
+    mentions = [m for e in tagged.entities for m in e.mentions]
+    assert max(m.start for m in mentions) > 190_000
+    assert all(text[m.start : m.end] == m.text for m in mentions)
+
+
+def test_thousands_of_capitalised_tokens_stay_bounded(stage: EntityStage) -> None:
+    table = "\n".join(" ".join(f"TEAM{r}X{c} Qwerty" for c in range(8)) for r in range(800))
+    started = time.perf_counter()
+    [tagged] = stage([article(table)])
+    assert time.perf_counter() - started < 300
+    assert all(table[m.start : m.end] == m.text for e in tagged.entities for m in e.mentions)

@@ -1,0 +1,125 @@
+"""Running the NER model over article texts: truecasing, chunking, offsets kept exact.
+
+The small model reads capitalisation as a strong signal, so all-caps lines (headlines, sports tables, datelines
+such as ``LONDON 1996-08-30``) come out as garbage. We hand the model a *truecased copy* of the text of exactly
+the same length, so every offset it returns is also an offset into the original, and slice mentions from the
+original text. Long texts are cut into chunks at line breaks so one article cannot make a single huge ``Doc``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from worker.nlp.items import Mention
+
+KEPT_LABELS: frozenset[str] = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"})
+
+CHUNK_CHARS = 20_000  # a chunk is cut at a line break (or a space) at most this far from its start
+_WORD = re.compile(r"[^\W\d_]+(?:['’.\-][^\W\d_]+)*\.?")
+_LETTERS = re.compile(r"[^\W\d_]+")
+# Short words that stay lower case inside a truecased line ("Take Over at Top after Innings Victory").
+_LOWER_WORDS = frozenset(
+    "a an and as at but by for from in into of on or over per the to up via vs with after before than".split()
+)
+_LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+_TRAILING_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+
+
+def is_shouting(line: str) -> bool:
+    """True when most words of the line are written in capitals (a headline, table row or dateline).
+
+    >>> is_shouting("LEICESTERSHIRE TAKE OVER AT TOP"), is_shouting("NATO met in Brussels")
+    (True, False)
+    """
+    words = _LETTERS.findall(line)
+    if not words:
+        return False
+    capital = sum(1 for w in words if len(w) > 1 and w.isupper())
+    return capital >= 1 and capital * 2 >= len(words)
+
+
+def truecase(text: str) -> str:
+    """A copy of ``text`` with shouting lines in title case; always the same length as ``text``.
+
+    >>> truecase("LONDON 1996-08-30\\nShe said NATO would.")
+    'London 1996-08-30\\nShe said NATO would.'
+    """
+    lines = text.split("\n")
+    if not any(is_shouting(line) for line in lines):
+        return text
+    return "\n".join(_truecase_line(line) if is_shouting(line) else line for line in lines)
+
+
+def _truecase_line(line: str) -> str:
+    first = True
+
+    def fix(match: re.Match[str]) -> str:
+        nonlocal first
+        word = match.group(0)
+        lowered = word.lower()
+        if not first and lowered in _LOWER_WORDS:
+            cased = lowered
+        else:
+            # capitalise each letter run: O'NEILL -> O'Neill, AL-ASSAD -> Al-Assad
+            cased = _LETTERS.sub(lambda m: m.group(0)[:1].upper() + m.group(0)[1:].lower(), word)
+        first = False
+        # a few characters change length when their case changes (ß -> SS): keep the original then
+        return cased if len(cased) == len(word) else word
+
+    return _WORD.sub(fix, line)
+
+
+def chunk_spans(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:
+    """Cut ``text`` into ``[start, end)`` pieces of at most ``limit`` characters, at line breaks where possible.
+
+    >>> chunk_spans("aaaa\\nbbbb\\ncccc", limit=10)
+    [(0, 10), (10, 14)]
+    """
+    spans = []
+    start = 0
+    while len(text) - start > limit:
+        end = text.rfind("\n", start + 1, start + limit)
+        if end <= start:
+            end = text.rfind(" ", start + 1, start + limit)
+        end = start + limit if end <= start else end + 1
+        spans.append((start, end))
+        start = end
+    if start < len(text) or not spans:
+        spans.append((start, len(text)))
+    return spans
+
+
+def tag_texts(nlp: Any, texts: Sequence[str], batch_size: int = 64) -> list[list[Mention]]:
+    """NER mentions (kept labels only) for each text, offsets into that text, in text order."""
+    pieces: list[tuple[int, int, int]] = []  # (text index, chunk start, chunk end)
+    for index, text in enumerate(texts):
+        pieces.extend((index, start, end) for start, end in chunk_spans(text))
+    cased = (truecase(texts[i][start:end]) for i, start, end in pieces)
+    mentions: list[list[Mention]] = [[] for _ in texts]
+    for (index, offset, _), doc in zip(pieces, nlp.pipe(cased, batch_size=batch_size)):
+        text = texts[index]
+        for ent in doc.ents:
+            if ent.label_ in KEPT_LABELS:
+                mention = _trimmed(text, offset + ent.start_char, offset + ent.end_char, ent.label_)
+                if mention is not None:
+                    mentions[index].append(mention)
+    return mentions
+
+
+def _trimmed(text: str, start: int, end: int, label: str) -> Mention | None:
+    """The mention without a leading "the" or a trailing possessive, which are not part of the name."""
+    surface = text[start:end]
+    article = _LEADING_ARTICLE.match(surface)
+    if article and article.end() < len(surface):
+        start += article.end()
+    possessive = _TRAILING_POSSESSIVE.search(text[start:end])
+    if possessive and possessive.start() > 0:
+        end = start + possessive.start()
+    surface = text[start:end].rstrip()
+    if not surface:
+        return None
+    return Mention(start, start + len(surface), surface, label)
+
+
