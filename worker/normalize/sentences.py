@@ -20,43 +20,41 @@ _ABBREVIATIONS = frozenset(
     rd hwy ph e.g i.e a.m p.m u.s u.k u.n u.s.a d.c l.a n.y""".split()
 )
 
-_END = re.compile(r"(?:[.!?…]+|[。！？]+)[\"'”’)\]»]*")
-_NEXT_STARTS_SENTENCE = re.compile(r"\s+[\"'“‘(\[«]*[A-Z0-9\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]")
-_WORD_BEFORE = re.compile(r"([\w.]+)$")
+# A candidate end: stops and closing marks, then (look-ahead) whitespace and a capital, digit or opening mark;
+# or a CJK full stop, which needs no space after it.
+_BOUNDARY = re.compile(
+    r"[.!?…]+[\"'”’)\]»]*(?=\s+[\"'“‘(\[«]*[A-Z0-9\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff])"
+    r"|[。！？]+[\"'”’)\]»」』]*"
+)
 
 
-def split_sentences(paragraph: str) -> list[tuple[int, int]]:
-    """Sentence spans of one paragraph.
+def split_sentences(paragraph: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans of one paragraph (``paragraph[start:end]`` when given; offsets stay absolute).
 
     >>> p = "Mr. Kerry met Gen. Smith in Washington. “We talk,” he said. Talks resume on Sept. 9."
     >>> [p[a:b] for a, b in split_sentences(p)]
     ['Mr. Kerry met Gen. Smith in Washington.', '“We talk,” he said.', 'Talks resume on Sept. 9.']
     """
+    end = len(paragraph) if end is None else end
     spans = []
-    start = 0
-    for match in _END.finditer(paragraph):
-        end = match.end()
-        cjk = match.group(0)[0] in "。！？"
-        if not cjk:
-            following = _NEXT_STARTS_SENTENCE.match(paragraph, end)
-            if following is None:
-                continue
-            if match.group(0)[0] == "." and _is_abbreviation(paragraph, match.start()):
-                continue
-        spans.append((start, end))
-        start = end
-        while start < len(paragraph) and paragraph[start].isspace():
+    for match in _BOUNDARY.finditer(paragraph, start, end):
+        stop = match.end()
+        if match.group(0)[0] == "." and _is_abbreviation(paragraph, match.start()):
+            continue
+        spans.append((start, stop))
+        start = stop
+        while start < end and paragraph[start].isspace():
             start += 1
-    if start < len(paragraph):
-        spans.append((start, len(paragraph)))
+    if start < end:
+        spans.append((start, end))
     return [(a, b) for a, b in spans if b > a]
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    word = _WORD_BEFORE.search(text, max(0, dot - 12), dot)
-    if word is None:
-        return False
-    token = word.group(1).lower().strip(".")
+    space = text.rfind(" ", max(0, dot - 8), dot)
+    if space < 0 and dot > 8:
+        return False  # a long word before the stop: no abbreviation is that long
+    token = text[space + 1 : dot].lstrip("\"'“‘(").lower().strip(".")
     if len(token) == 1 and token.isalpha():
         return True  # an initial: "John F. Kennedy"
     return token in _ABBREVIATIONS

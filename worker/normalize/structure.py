@@ -48,7 +48,12 @@ _DATELINE = re.compile(
     r"(?:\s?\((?P<agency>[A-Za-z][\w .&-]{0,30})\))?"
     r"\s?(?P<sep>—|–|--|-|:)\s"
 )
-_SENTENCE_STOP = re.compile(r"[.!?…:;,][\"'”’)\]»]*$")
+_CLOSING_MARKS = "\"'”’)]»"
+
+
+def _ends_with_stop(line: str) -> bool:
+    """True when the line ends like a sentence or clause (closing quotes and brackets aside)."""
+    return line.rstrip(_CLOSING_MARKS)[-1:] in (".", "!", "?", "…", ":", ";", ",")
 
 
 @dataclass
@@ -118,7 +123,7 @@ def split_stories(lines: list[str], title: str | None = None, *, wrapped: bool |
                 and current.standfirst is None
                 and not dateline_of(text)
                 and len(text.split()) <= 60
-                and (not _SENTENCE_STOP.search(text) or (following is not None and dateline_of(following) is not None))
+                and (not _ends_with_stop(text) or (following is not None and dateline_of(following) is not None))
                 and following is not None
             ):
                 current.standfirst = text
@@ -205,7 +210,7 @@ def _is_hard_wrapped(lines: list[str]) -> bool:
     # A wrap falls mid-sentence, so the next line usually goes on in lower case; a headline over its body
     # does not.
     continued = sum(
-        1 for a, b in zip(lines, lines[1:]) if a and b and not _SENTENCE_STOP.search(a) and b[0].islower()
+        1 for a, b in zip(lines, lines[1:]) if a and b and not _ends_with_stop(a) and b[0].islower()
     )
     short = sum(1 for line in texts if len(line) <= 100)
     return short >= 0.8 * len(texts) and continued >= 0.25 * len(texts)
