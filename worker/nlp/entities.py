@@ -48,47 +48,57 @@ class _Group:
         return next(m.start for m in self.mentions if m.text == text)
 
 
+_CANDIDATES = 8  # persons sharing a name token that a short form is compared with: keeps pathological text linear
+
+
 def group_mentions(mentions: Sequence[Mention]) -> list[_Group]:
-    """Group mentions (in text order) into entities; person surnames and short forms join their full name."""
+    """Group mentions into entities: one written name is one thing, short forms join the full personal name.
+
+    Full personal names (two tokens or more, labelled PERSON) are grouped first, fullest first, so "Bashar
+    Assad" joins "Bashar al-Assad" wherever each appears. Then every other mention joins the group with the
+    same name, or, when all its tokens belong to a full personal name in the article ("Assad", "Lebed" in a
+    headline before "Alexander Lebed", "Wang" after "Wang Donghai"), that person: the model often gives a bare
+    surname another label. Otherwise it starts its own group.
+    """
+    ordered = sorted(mentions, key=lambda m: m.start)
+    tokens_of = {id(m): name_tokens(m.text) for m in ordered}
+    by_name: dict[tuple[str, ...], _Group] = {}
+    by_token: dict[str, list[_Group]] = defaultdict(list)  # name token -> full-name person groups holding it
     groups: list[_Group] = []
-    # one written name is one thing within an article, whatever label the model gave each occurrence
-    exact: dict[tuple[str, ...], _Group] = {}
-    # person token -> the person groups whose name has it as its last token (surname) or any token
-    by_surname: dict[str, list[_Group]] = defaultdict(list)
-    bare: dict[str, list[_Group]] = defaultdict(list)  # one-word ORG groups: often a surname the model missed
-    for mention in sorted(mentions, key=lambda m: m.start):
-        tokens = name_tokens(mention.text)
+
+    full_names = [m for m in ordered if m.label == "PERSON" and len(tokens_of[id(m)]) > 1]
+    for mention in sorted(full_names, key=lambda m: -len(tokens_of[id(m)])):
+        tokens = tokens_of[id(mention)]
+        group = by_name.get(tokens) or next(
+            (p for p in by_token[tokens[-1]][-_CANDIDATES:] if set(tokens) <= set(p.tokens)), None
+        )
+        if group is None:
+            group = _Group("PERSON", tokens=tokens)
+            groups.append(group)
+            for token in tokens:
+                by_token[token].append(group)
+        by_name.setdefault(tokens, group)
+
+    first_seen: dict[int, int] = {}
+    for mention in ordered:
+        tokens = tokens_of[id(mention)]
         if not tokens:
             continue
-        group = exact.get(tokens)
-        if group is None and mention.label in ("PERSON", "ORG", "GPE", "NORP") and len(tokens) <= 3:
-            # "Assad" / "Bashar Assad" after "Bashar al-Assad": a person whose name holds every token, ending
-            # with the same surname. The model often mislabels a lone surname, so any label may join a person.
-            candidates = by_surname.get(tokens[-1], ())
-            for person in reversed(candidates):
-                if set(tokens) <= set(person.tokens):
-                    group = person
-                    break
-        if group is None and mention.label == "PERSON" and len(tokens) > 1:
-            # "John Kirby" after a headline's bare "Kirby": the fuller name takes over the surname's group
-            # (a bare surname the model called an ORG counts too; a place does not: "Washington" is not George)
-            earlier = [*by_surname.get(tokens[-1], ()), *bare.get(tokens[-1], ())]
-            for person in reversed(earlier):
-                if set(person.tokens) < set(tokens):
-                    group = person
-                    break
+        group = by_name.get(tokens)
+        if group is None and len(tokens) <= 2:
+            people = [p for p in by_token.get(tokens[-1], ())[-_CANDIDATES:] if set(tokens) <= set(p.tokens)]
+            if people:
+                # the nearest person named before this mention, else the first one named after it
+                before = [p for p in people if first_seen.get(id(p), len(mention.text) + mention.start) < mention.start]
+                group = max(before, key=lambda p: first_seen[id(p)]) if before else people[0]
         if group is None:
             group = _Group(mention.label, tokens=tokens)
             groups.append(group)
-            if len(tokens) == 1 and mention.label == "ORG":
-                bare[tokens[0]].append(group)
-            if mention.label == "PERSON":
-                by_surname[tokens[-1]].append(group)
-        elif mention.label == "PERSON" and (len(tokens) > len(group.tokens) or group not in by_surname[tokens[-1]]):
-            group.tokens = max(group.tokens, tokens, key=len)  # a fuller name seen later ("Kirby", then "John Kirby")
-            by_surname[tokens[-1]].append(group)
-        exact.setdefault(tokens, group)
+            by_name[tokens] = group
+        first_seen.setdefault(id(group), mention.start)
         group.mentions.append(mention)
+    groups = [g for g in groups if g.mentions]
+    groups.sort(key=lambda g: g.mentions[0].start)
     return groups
 
 
