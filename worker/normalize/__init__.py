@@ -40,7 +40,7 @@ class NormalizeConfig:
 _ASCII_PUNCT = bytes.maketrans(b"!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~", b" " * 30)
 _TYPOGRAPHIC_SPACE = ("“", "”", "«", "»", "„", "—", "–", "…", "•", "·", "‚", "‹", "›")
 _TYPOGRAPHIC_DROP = ("’", "‘")
-_LANGUAGE_SAMPLE = 400  # characters: enough for news prose; the cost grows with the sample
+_LANGUAGE_SAMPLE = 300  # characters: enough for news prose; the cost grows with the sample
 
 
 def normalize(raw: RawArticle, config: NormalizeConfig = NormalizeConfig()) -> list[Article]:

@@ -67,14 +67,29 @@ _PATTERN = re.compile(
 
 
 # The word every date expression is built around: a month, a weekday, a day word, a year or a day number.
-# Finding these first and trying the full pattern only around them is ~2.5x faster than running the full
-# pattern over the text, because most words in prose cannot start a date.
-_HEAD = re.compile(
-    r"(?<![\w])(?=[A-Z0-9ytlnmae])(?:January|February|March|April|May|June|July|August|September|October"
+# Heads that start with a capital or a digit are found by one regex whose look-ahead skips, in C, every other
+# word start; the few lower-case heads by str.find. The full pattern is then tried only around the heads:
+# 3-4x faster than running it over the text, because most words in prose cannot start a date.
+_UPPER_HEAD = re.compile(
+    r"(?=[A-Z0-9])(?<![\w])(?:January|February|March|April|May|June|July|August|September|October"
     r"|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday"
-    r"|Friday|Saturday|Sunday|[Yy]esterday|[Tt]oday|[Tt]onight|[Tt]omorrow|night|morning|afternoon|evening"
-    r"|year|month|[12][0-9]{3}|[0-3]?[0-9](?:st|nd|rd|th)?)(?![\w])"
+    r"|Friday|Saturday|Sunday|Yesterday|Today|Tonight|Tomorrow|[12][0-9]{3}|[0-3]?[0-9](?:st|nd|rd|th)?)(?![\w])"
 )
+_LOWER_HEADS = ("yesterday", "today", "tonight", "tomorrow", "night", "morning", "afternoon", "evening", "year",
+                "month")
+
+
+def _heads(text: str) -> list[int]:
+    heads = [m.start() for m in _UPPER_HEAD.finditer(text)]
+    for word in _LOWER_HEADS:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+                heads.append(at)
+            at = text.find(word, end)
+    heads.sort()
+    return heads
 
 
 def find_dates(text: str, published_at: datetime | None) -> list[DateMention]:
@@ -86,12 +101,12 @@ def find_dates(text: str, published_at: datetime | None) -> list[DateMention]:
     anchor = published_at.date() if published_at is not None else None
     mentions = []
     done = 0
-    for head in _HEAD.finditer(text):
-        if head.start() < done:
+    for head in _heads(text):
+        if head < done:
             continue
-        for start in _starts_around(text, head.start()):
+        for start in _starts_around(text, head):
             match = _PATTERN.match(text, start) if start >= done else None
-            if match is not None and match.end() > head.start():
+            if match is not None and match.end() > head:
                 break
         else:
             continue

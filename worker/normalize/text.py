@@ -112,7 +112,7 @@ def clean_lines(text: str) -> list[str]:
     >>> clean_lines("Caf\u00c3\u00a9 \u00a0 opens\u200b.\r\n\r\n  \u201cYes\u201d  ")
     ['Café opens.', '', '“Yes”']
     """
-    if "\r" in text or not text.isascii():
+    if any(mark in text for mark in "\r\x0b\x0c\x85\u2028\u2029"):
         text = _LINE_BREAKS.sub("\n", text)
     if (not text.isascii() or "&" in text) and _MOJIBAKE_HINT.search(text):
         text = "\n".join(
