@@ -40,6 +40,7 @@ class NormalizeConfig:
 _ASCII_PUNCT = bytes.maketrans(b"!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~", b" " * 30)
 _TYPOGRAPHIC_SPACE = ("“", "”", "«", "»", "„", "—", "–", "…", "•", "·", "‚", "‹", "›")
 _TYPOGRAPHIC_DROP = ("’", "‘")
+_MIN_PAGE_WORDS = 5
 _LANGUAGE_SAMPLE = 300  # characters: enough for news prose; the cost grows with the sample
 
 
@@ -56,6 +57,9 @@ def normalize(raw: RawArticle, config: NormalizeConfig = NormalizeConfig()) -> l
     if raw.body_type == "html":
         page = parse_html(raw.body, config.max_html_depth, config.max_html_elements)
         lines = clean_lines("\n".join(page.lines))
+        if sum(len(line.split()) for line in lines) < _MIN_PAGE_WORDS and not page.boxes:
+            # trafilatura falls back to any text it finds; a page whose only text is a menu has no article.
+            raise InputRejected(RejectCode.EMPTY_BODY, "the page has no article text, only navigation or markup")
         title = title or _clean_inline(page.title)
         published_at = published_at or page.published_at
         author = _clean_inline(page.author)
