@@ -7,7 +7,7 @@ integration test that cannot start it fails. It starts only when a test asks for
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +53,13 @@ def prefixed_settings(broker: EmbeddedBroker, prefix: str, **overrides: object) 
     return Settings(**values)
 
 
+@pytest.fixture(scope="session")
+def settings_for(broker: EmbeddedBroker) -> Callable[..., Settings]:
+    """``settings_for(prefix, **overrides)``: dev-profile settings on the session broker (see prefixed_settings)."""
+    return lambda prefix, **overrides: prefixed_settings(broker, prefix, **overrides)
+
+
 @pytest.fixture
 def kafka_settings(broker: EmbeddedBroker, topic_prefix: str) -> Settings:
+    """Settings whose topics and consumer group belong to this test alone."""
     return prefixed_settings(broker, topic_prefix)

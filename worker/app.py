@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
@@ -459,6 +460,8 @@ def run_worker(settings: Settings, create_topics: bool = True,
         except Exception as exc:  # e.g. no CREATE permission: the topics may well exist already
             logger.warning("could not create topics (%s: %s); continuing with the existing ones",
                            type(exc).__name__, exc)
+    # Faust creates only the last level of its data directory.
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, pipeline_factory)
     worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
     try:

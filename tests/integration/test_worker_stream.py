@@ -1,0 +1,170 @@
+"""The worker end to end on the real embedded broker: raw records in, articles and dead letters out.
+
+Every output is checked against the published JSON Schemas, every kind of bad input gets its own dead letter
+with the original bytes and where it came from, and the worker keeps going after each.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from worker.kafka.clients import RawMessage
+from worker.samples import sample_messages
+
+from conftest import exchange  # tests/integration/conftest.py (the closest conftest module wins the name)
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+def _validator(name: str) -> Draft202012Validator:
+    schemas = {path.name: json.loads(path.read_text()) for path in (ROOT / "schemas").glob("*.schema.json")}
+    registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values() if "$id" in schema
+    )
+    return Draft202012Validator(schemas[name], format_checker=FormatChecker(), registry=registry)
+
+
+ARTICLE = _validator("article.schema.json")
+DEAD_LETTER = _validator("deadletter.schema.json")
+
+
+def assert_valid(validator: Draft202012Validator, body: dict) -> None:
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    assert not problems, problems
+
+
+def _json(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+async def test_good_articles_come_out_keyed_by_id_and_valid(running_worker):
+    settings = running_worker.settings
+    messages = [
+        RawMessage(_json(id="it-json-1", url="https://test.example/a", title="Council backs new tram line",
+                         published_at="2025-03-01T10:00:00Z",
+                         text="LEEDS — The city council on Friday backed a new tram line. Work starts next year."),
+                   key=b"https://test.example/a"),
+        RawMessage(b"Bakers in Dunmore held their first street fair on Sunday. Hundreds came to taste bread.",
+                   key=b"it-text-1", headers=(("id", b"it-text-1"), ("published_at", b"2025-03-02T09:00:00Z"),
+                                              ("content-type", b"text/plain"))),
+        RawMessage(b"<html><body><article><h1>Museum reopens</h1><p>The town museum reopened on Saturday after "
+                   b"a new roof was fitted.</p><p>Entry stays free for children.</p></article></body></html>",
+                   key=b"it-html-1", headers=(("id", b"it-html-1"), ("content-type", b"text/html"))),
+    ]
+    result = await exchange(settings, messages)
+    assert not result.dead_letters, [d["error"] for _, d in result.dead_letters]
+    first, text, html = (result.articles_of(s) for s in result.sent)
+    assert len(first) == len(text) == len(html) == 1
+    for key, body in result.articles:
+        assert key == body["id"].encode()
+        assert_valid(ARTICLE, body)
+    assert first[0]["headline"] == "Council backs new tram line"
+    assert first[0]["url"] == "https://test.example/a"
+    assert first[0]["published_at"].startswith("2025-03-01T10:00:00")
+    assert first[0]["dateline"]["place"] == "LEEDS"
+    assert any(d["value"] == "2025-02-28" for d in first[0]["dates"])  # "on Friday" before Saturday 1 March
+    assert text[0]["text"].startswith("Bakers in Dunmore")
+    assert html[0]["headline"] == "Museum reopens" and "new roof" in html[0]["text"]
+
+
+BAD_INPUTS = [
+    (b'{"id": "it-bad-json", "text": "unterminated', "invalid_json"),
+    (b'[1, 2, 3]', "invalid_shape"),
+    (b'{"id": ["not", "a", "string"], "text": "x"}', "invalid_shape"),
+    (b'{"url": "https://test.example/only-a-title", "title": "No body"}', "missing_body"),
+    (b'{"id": "it-blank", "text": "  \\n  "}', "empty_body"),
+    (b"   \n\t  ", "empty_body"),
+    (bytes(range(256)) * 4, "binary_body"),
+]
+
+
+async def test_every_bad_input_gets_its_dead_letter_and_the_worker_keeps_going(running_worker):
+    settings = running_worker.settings
+    after = RawMessage(_json(id="it-after-bad", text="The ferry ran on time on Tuesday, the operator said."),
+                       key=b"it-after-bad")
+    messages = [RawMessage(value, key=f"bad-{n}".encode() if n % 2 else None, headers=(("trace", b"t%d" % n),))
+                for n, (value, _) in enumerate(BAD_INPUTS)] + [after]
+    result = await exchange(settings, messages)
+    for sent, (value, code) in zip(result.sent, BAD_INPUTS):
+        (letter,) = result.dead_letters_of(sent)
+        assert_valid(DEAD_LETTER, letter)
+        assert letter["error"]["code"] == code, (value[:40], letter["error"])
+        assert base64.b64decode(letter["value_base64"]) == value
+        assert letter["source"] == {**letter["source"], "topic": settings.topic_raw,
+                                    "partition": sent.where.partition, "offset": sent.where.offset}
+        assert letter["key_base64"] == (base64.b64encode(sent.message.key).decode() if sent.message.key else None)
+        assert [(h["key"], base64.b64decode(h["value_base64"])) for h in letter["headers"]] == list(
+            sent.message.headers)
+        assert not result.articles_of(sent)
+    assert len(result.articles_of(result.sent[-1])) == 1
+
+
+async def test_keyless_messages_and_repeats_give_the_same_ids(running_worker):
+    settings = running_worker.settings
+    body = b"Volunteers cleared two tonnes of litter from Grange beach on Saturday, the trust said."
+    # No key and no id header: the id comes from the content, so the same record sent twice (as a redelivery
+    # after a crash would) gets the same article id.
+    result = await exchange(settings, [RawMessage(body), RawMessage(body)], done=lambda r: len(r.articles) == 2)
+    ids = [a["id"] for _, a in result.articles]
+    assert len(ids) == 2 and ids[0] == ids[1]
+    assert all(key == ids[0].encode() for key, _ in result.articles)
+
+
+async def test_every_sample_comes_out_as_expected(running_worker):
+    samples = sample_messages()
+    river_index = [s.name for s in samples].index("river-page.txt")
+
+    def done(result) -> bool:  # the page's three stories travel on different partitions
+        return all(result.resolved(s) for s in result.sent) and len(result.articles_of(result.sent[river_index])) == 3
+
+    result = await exchange(running_worker.settings, [RawMessage(s.value, s.key, s.headers) for s in samples],
+                            done=done)
+    for sample, sent in zip(samples, result.sent):
+        if sample.expect == "article":
+            assert result.articles_of(sent) and not result.dead_letters_of(sent), sample.name
+        else:
+            (letter,) = result.dead_letters_of(sent)
+            assert letter["error"]["code"] == sample.expect, sample.name
+    assert [a["kind"] for a in result.articles_of(result.sent[river_index])] == ["main", "sidebar", "related"]
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared folder beside the repository is absent")
+async def test_reference_page_through_the_broker_gives_three_articles(running_worker):
+    page = (SEEDS / "scrape-part1.txt").read_text(encoding="utf-8") + "\n" + (
+        SEEDS / "scrape-part2.txt").read_text(encoding="utf-8")
+    message = RawMessage(page.encode(), key=b"reference-page",
+                         headers=(("id", b"it-reference-page"), ("published_at", b"2016-10-04T06:00:00+00:00")))
+    result = await exchange(running_worker.settings, [message], done=lambda r: len(r.articles) == 3)
+    articles = result.articles_of(result.sent[0])
+    assert [a["kind"] for a in articles] == ["main", "sidebar", "related"]
+    main, sidebar, related = articles
+    assert sidebar["parent_id"] == related["parent_id"] == main["id"]
+    assert related["dateline"]["place"] == "WASHINGTON"
+    assert any(d["text"].lower() == "yesterday" and d["value"] == "2016-10-03" for d in main["dates"])
+    for article in articles:
+        assert_valid(ARTICLE, article)
+
+
+def test_health_ready_and_metrics_count_what_went_through(running_worker):
+    assert running_worker.get("/health")[0] == 200
+    status, body = running_worker.get("/ready")
+    assert status == 200 and json.loads(body)["ready"] is True
+    status, text = running_worker.get("/metrics")
+    assert status == 200
+    metrics = text.decode()
+    settings = running_worker.settings
+    consumed = re.search(rf'newsworker_consumed_messages_total{{topic="{re.escape(settings.topic_raw)}"}} (\S+)',
+                         metrics)
+    assert consumed and float(consumed.group(1)) > 0
+    assert f'newsworker_produced_messages_total{{topic="{settings.topic_articles}"}}' in metrics
+    assert 'newsworker_stage_seconds_count{stage="normalize"}' in metrics
