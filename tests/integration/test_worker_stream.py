@@ -62,12 +62,12 @@ async def test_good_articles_come_out_keyed_by_id_and_valid(running_worker):
                    key=b"it-html-1", headers=(("id", b"it-html-1"), ("content-type", b"text/html"))),
     ]
     result = await exchange(settings, messages)
-    assert not result.dead_letters, [d["error"] for _, d in result.dead_letters]
+    assert not result.dead_letters, [d.body["error"] for d in result.dead_letters]
     first, text, html = (result.articles_of(s) for s in result.sent)
     assert len(first) == len(text) == len(html) == 1
-    for key, body in result.articles:
-        assert key == body["id"].encode()
-        assert_valid(ARTICLE, body)
+    for output in result.articles:
+        assert output.key == output.body["id"].encode()
+        assert_valid(ARTICLE, output.body)
     assert first[0]["headline"] == "Council backs new tram line"
     assert first[0]["url"] == "https://test.example/a"
     assert first[0]["published_at"].startswith("2025-03-01T10:00:00")
@@ -115,9 +115,9 @@ async def test_keyless_messages_and_repeats_give_the_same_ids(running_worker):
     # No key and no id header: the id comes from the content, so the same record sent twice (as a redelivery
     # after a crash would) gets the same article id.
     result = await exchange(settings, [RawMessage(body), RawMessage(body)], done=lambda r: len(r.articles) == 2)
-    ids = [a["id"] for _, a in result.articles]
+    ids = [a.body["id"] for a in result.articles]
     assert len(ids) == 2 and ids[0] == ids[1]
-    assert all(key == ids[0].encode() for key, _ in result.articles)
+    assert all(a.key == ids[0].encode() for a in result.articles)
 
 
 async def test_every_sample_comes_out_as_expected(running_worker):

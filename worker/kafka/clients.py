@@ -9,10 +9,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.structs import RecordMetadata
 
+from worker import codec
 from worker.security import aiokafka_options
 from worker.settings import Settings
 
@@ -60,3 +62,82 @@ async def follow(settings: Settings, topics: Sequence[str], *, from_beginning: b
                 return
     finally:
         await consumer.stop()
+
+
+@dataclass
+class Sent:
+    """One published raw message, where it landed, and the id its articles will carry (None: it cannot decode)."""
+
+    message: RawMessage
+    where: RecordMetadata
+    source_id: str | None
+
+
+@dataclass
+class Output:
+    topic: str
+    key: bytes | None
+    body: dict[str, Any]
+    timestamp_ms: int
+
+
+class OutputTracker:
+    """Matches the worker's outputs to the raw messages that caused them.
+
+    Articles carry the id of their input (``source_id``); dead letters carry the input's topic, partition and
+    offset. Outputs of other inputs on the same topics are ignored, so several users can share the topics.
+    """
+
+    def __init__(self, settings: Settings, sent: Sequence[Sent]) -> None:
+        self.settings = settings
+        self.sent = list(sent)
+        self.articles: list[Output] = []
+        self.dead_letters: list[Output] = []
+        self._ids = {s.source_id for s in self.sent if s.source_id}
+        self._offsets = {(s.where.partition, s.where.offset) for s in self.sent}
+
+    @classmethod
+    def for_messages(cls, settings: Settings, messages: Sequence[RawMessage],
+                     where: Sequence[RecordMetadata]) -> OutputTracker:
+        return cls(settings, [Sent(m, w, source_id(m)) for m, w in zip(messages, where)])
+
+    def add(self, record: ConsumerRecord) -> Output | None:
+        """Take one record of the articles or dead-letter topic; returns it parsed when it belongs to us."""
+        body = codec.loads(record.value)
+        output = Output(record.topic, record.key, body, record.timestamp)
+        if record.topic == self.settings.topic_articles and body.get("source_id") in self._ids:
+            self.articles.append(output)
+            return output
+        source = body.get("source") or {}
+        if (record.topic == self.settings.topic_deadletter and source.get("topic") == self.settings.topic_raw
+                and (source.get("partition"), source.get("offset")) in self._offsets):
+            self.dead_letters.append(output)
+            return output
+        return None
+
+    def articles_of(self, sent: Sent) -> list[dict[str, Any]]:
+        """The articles of one input in page order (keyed by their own ids, they arrive on several partitions)."""
+        return sorted((o.body for o in self.articles if o.body["source_id"] == sent.source_id),
+                      key=lambda body: body["part"])
+
+    def dead_letters_of(self, sent: Sent) -> list[dict[str, Any]]:
+        where = (sent.where.partition, sent.where.offset)
+        return [o.body for o in self.dead_letters
+                if (o.body["source"]["partition"], o.body["source"]["offset"]) == where]
+
+    def resolved(self, sent: Sent) -> bool:
+        return bool(self.articles_of(sent) or self.dead_letters_of(sent))
+
+    def pending(self) -> list[Sent]:
+        return [s for s in self.sent if not self.resolved(s)]
+
+
+def source_id(message: RawMessage) -> str | None:
+    """The id the worker will give this input's articles, or None when the input will be dead-lettered."""
+    from worker.decode import decode
+    from worker.records import Envelope, InputRejected
+
+    try:
+        return decode(Envelope(value=message.value, key=message.key, headers=message.headers)).id
+    except InputRejected:
+        return None

@@ -1,0 +1,101 @@
+"""``newsworker worker`` as a child process: the demo, the benchmark and the integration tests start it so.
+
+A child process runs the worker exactly as the container does (settings from NEWSWORKER_* variables, the Faust
+worker, its signal handling); stopping it is a real SIGTERM, which finishes the batch in flight and commits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from worker.settings import Settings
+
+
+class WorkerStartError(RuntimeError):
+    """The worker exited or did not become ready in time; the message ends with its last log lines."""
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The NEWSWORKER_* variables that reproduce ``settings`` in a child process (secrets included)."""
+    env = {}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"NEWSWORKER_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+class WorkerProcess:
+    """A worker child process with its web server on ``settings.web_host:web_port`` (needed for readiness)."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        if not settings.web_enabled or not settings.web_port:
+            raise ValueError("a worker child process needs its web server on a fixed port to report readiness")
+        self.settings = settings
+        self.log = log
+        host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "") else settings.web_host
+        self.base_url = f"http://{host}:{settings.web_port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, **settings_environment(self.settings), "PYTHONUNBUFFERED": "1"}
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "worker", "worker"], env=env,
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET one of the worker's web routes: (status, body)."""
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def wait_ready(self, timeout: float = 90.0, tick: Callable[[], None] | None = None) -> float:
+        """Block until ``/ready`` answers 200; returns the seconds waited. ``tick`` is called about every 0.25 s."""
+        assert self.process is not None, "start() first"
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise WorkerStartError(f"the worker exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if self.get("/ready")[0] == 200:
+                    return time.monotonic() - started
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if tick:
+                tick()
+            time.sleep(0.25)
+        raise WorkerStartError(f"the worker was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM, wait for the clean exit (kill after ``timeout``); returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
