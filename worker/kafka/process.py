@@ -49,7 +49,10 @@ class WorkerProcess:
         env = {**os.environ, **settings_environment(self.settings), "PYTHONUNBUFFERED": "1"}
         with self.log.open("wb") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "worker", "worker"], env=env,
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            # Its own session: a Ctrl-C in the terminal reaches only the
+                                            # parent, which then stops the worker in order.
+                                            start_new_session=True)
         return self
 
     @property
