@@ -199,6 +199,14 @@ def test_html_pages_yield_their_main_story_and_boxed_stories():
     assert related.text.startswith("Insurers said claims")
 
 
+def test_html_without_a_publication_date_in_its_markup_gets_none_not_a_guess():
+    html = ("<html><body><article><p>Growers said on Wednesday that frost had damaged the blossom across the "
+            "valley.</p></article><footer>© 2025 Valley Herald</footer></body></html>")
+    (article,) = normalize(RawArticle(id="nodate", body=html, body_type="html"))
+    assert article.published_at is None and article.date_anchor is None
+    assert article.dates[0].value is None
+
+
 def test_html_over_the_nesting_or_element_limit_is_rejected():
     deep = "<html><body>" + "<div>" * 600 + "<p>Deep text that nobody can reach.</p>" + "</div>" * 600 + "</body></html>"
     wide = "<html><body>" + "<span>x</span>" * 5000 + "</body></html>"

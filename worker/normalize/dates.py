@@ -33,9 +33,8 @@ _YEAR = r"(?P<{name}>1[89][0-9]{{2}}|20[0-9]{{2}}|2100)"
 _WEEKDAY = r"(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 
 _PATTERN = re.compile(
-    # Only a word start whose first letter can begin one of the shapes below is tried: without this guard the
-    # alternation is attempted at every character and finding dates costs 3.5x more.
-    r"(?<![\w])(?=[AaBbDdFfIiJLlMNnOoSsTtUuWYy0-9])(?:"
+    # Tried only at the word starts find_dates picks around a head word, never scanned over the whole text.
+    r"(?<![\w])(?:"
     + "|".join(
         [
             # 2016-10-03
@@ -47,18 +46,18 @@ _PATTERN = re.compile(
             r"(?P<dm>\b" + _DAY.format(name="dm_d") + r"\s(?:of\s)?" + _MONTH.format(name="dm_m")
             + r"(?:,?\s" + _YEAR.format(name="dm_y") + r")?\b)",
             # (in) September 2016
-            r"(?P<my>\b(?:(?:in|since|by|until|from|during|of|before|after)\s)?" + _MONTH.format(name="my_m")
+            r"(?P<my>\b(?:(?i:in|since|by|until|from|during|of|before|after)\s)?" + _MONTH.format(name="my_m")
             + r"\s" + _YEAR.format(name="my_y") + r"\b)",
             # in January: a month alone only after a preposition ("May" alone is too often the verb)
-            r"(?P<mo>\b(?:in|since|by|until|during|before|after|last|next|this|early|late|mid-)\s?" + _MONTH.format(name="mo_m")
+            r"(?P<mo>\b(?i:in|since|by|until|during|before|after|last|next|this|early|late|mid-)\s?" + _MONTH.format(name="mo_m")
             + r"(?![\w-]))",
             # in 2010: a bare year only after a preposition, so counts ("2000 people") are not dates
-            r"(?P<y>\b(?:in|since|by|until|from|during|before|after)\s" + _YEAR.format(name="y_y")
+            r"(?P<y>\b(?i:in|since|by|until|from|during|before|after)\s" + _YEAR.format(name="y_y")
             + r"\b(?![-–/,.]?[0-9]))",
             # last/next/this week-less units
-            r"(?P<rel>\b(?P<rel_dir>last|next|this)\s(?P<rel_unit>year|month)\b)",
+            r"(?P<rel>\b(?P<rel_dir>(?i:last|next|this))\s(?P<rel_unit>year|month)\b)",
             # (on|last|next) Monday
-            r"(?P<wd>\b(?:(?P<wd_pre>on|last|next|this|since|by|until)\s)?" + _WEEKDAY + r"\b(?!\s[0-9]))",
+            r"(?P<wd>\b(?:(?P<wd_pre>(?i:on|last|next|this|since|by|until))\s)?" + _WEEKDAY + r"\b(?!\s[0-9]))",
             r"(?P<word>\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Tt]omorrow|[Ll]ast night|[Tt]his (?:morning|afternoon|evening))\b)",
         ]
     )
@@ -204,14 +203,24 @@ def _resolve(match: re.Match[str], anchor: date | None) -> tuple[str | None, str
     return None
 
 
-_FUTURE = re.compile(r"\b(?:will|would|shall|'ll|is due|are due|is expected|are expected|plans? to|"
-                     r"scheduled|set to|is to|are to|going to|until|by|from)\b[^.!?;]{0,40}$")
+_FUTURE_BEFORE = re.compile(
+    r"\b(?:will|would|shall|'ll|is due|are due|is expected|are expected|plans? to|scheduled|set to|is to|are to|"
+    r"going to|until|by|from)\b[^.!?;]{0,40}$"
+)
+_FUTURE_AFTER = re.compile(r"[^.!?;]{0,40}?\b(?:will|shall|is due|are due|is set to|are set to|is to|are to)\b")
+_REPORTED = re.compile(r"\b(?:said|announced|told|reported|confirmed|added|stated|wrote|declared)\s*$")
 
 
 def _future_context(match: re.Match[str]) -> bool:
-    # "talks resume on Monday" after "will"/"would"/"is due to": the coming one, not the last one.
-    before = match.string[max(0, match.start() - 60) : match.start()]
-    return _FUTURE.search(before) is not None
+    """Whether the sentence points ahead: "talks will resume on Monday", "On Tuesday the library will open".
+
+    A reporting verb right before the date ("said on Tuesday it would build") dates the statement: past.
+    """
+    text = match.string
+    before = text[max(0, match.start() - 60) : match.start()]
+    if _REPORTED.search(before):
+        return False
+    return _FUTURE_BEFORE.search(before) is not None or _FUTURE_AFTER.match(text, match.end(), match.end() + 60) is not None
 
 
 def _day(year: int, month: int, day: int) -> str | None:

@@ -27,6 +27,7 @@ _BOX_XPATH = (
     "contains(translate(concat(' ', @class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
     "'abcdefghijklmnopqrstuvwxyz'), 'sidebar')]"
 )
+_DATE_FROM_MARKUP = {"extensive_search": False, "original_date": True}
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5")
 _MARKER_HEADING = re.compile(r"^(?:related(?:\s+\w+)?|see\s+also|read\s+more|more\s+stories)\s*:?\s*$", re.IGNORECASE)
 
@@ -63,7 +64,10 @@ def parse_html(html: str, max_depth: int, max_elements: int) -> HtmlPage:
     _check_limits(tree, max_depth, max_elements)
     boxes = [box for element in tree.xpath(_BOX_XPATH) if (box := _cut_box(element)) is not None]
     document = trafilatura.bare_extraction(
-        tree, fast=True, with_metadata=True, include_comments=False, include_tables=False, include_images=False
+        tree, fast=True, with_metadata=True, include_comments=False, include_tables=False, include_images=False,
+        # Dates from the page's markup only: the extensive search reads free text and copyright lines
+        # ("© 2025" became 2025-01-01), a guess the contract forbids.
+        date_extraction_params=_DATE_FROM_MARKUP,
     )
     if document is None:
         return HtmlPage(lines=[], boxes=boxes, title=_page_title(tree))
