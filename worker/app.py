@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import faust
+from aiokafka.errors import KafkaTimeoutError
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -155,8 +156,10 @@ class PublishFailed(Exception):
 
 
 def _is_retriable(error: BaseException) -> bool:
-    # aiokafka marks broker and timeout errors by class; a timeout from asyncio itself is one too.
-    return bool(getattr(error, "retriable", False)) or isinstance(error, (asyncio.TimeoutError, ConnectionError))
+    # aiokafka marks broker errors ``retriable`` by class. Its producer's own timeout (a batch that expired
+    # waiting for a leader) is not marked but is a broker outage all the same, as are asyncio/OS timeouts.
+    return bool(getattr(error, "retriable", False)) or isinstance(
+        error, (KafkaTimeoutError, asyncio.TimeoutError, ConnectionError))
 
 
 class Publisher:

@@ -1,0 +1,185 @@
+"""The enrich agent through Faust's ``agent.test_context()``: no broker, the real pipeline, a recording sender.
+
+The sender stands in for Faust's producer only (the thing under test is the agent: batching, routing, retry and
+dead-lettering); it records what would have been sent, and can be told to fail the way aiokafka fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+
+from worker import app as app_module
+from worker import codec
+from worker.app import Publisher, PublishFailed, WorkerMetrics, create_app
+from worker.pipeline import Pipeline, build_pipeline
+from worker.settings import Settings
+
+SETTINGS = Settings(profile="dev", app_id="agent-test", topic_raw="in.raw", topic_articles="out.articles",
+                    topic_deadletter="out.dead", batch_size=4, batch_timeout=0.05, web_enabled=False)
+
+
+class RecordingSender:
+    """Records sends; ``failures(topic, attempt)`` may return an exception to fail that send with."""
+
+    def __init__(self, failures: Callable[[str, int], BaseException | None] = lambda topic, attempt: None) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None, list]] = []
+        self.attempts: dict[str, int] = {}
+        self._failures = failures
+
+    async def send(self, topic, key, value, partition, timestamp, headers) -> Any:
+        self.attempts[topic] = self.attempts.get(topic, 0) + 1
+        delivered = asyncio.get_running_loop().create_future()
+        error = self._failures(topic, self.attempts[topic])
+        if error is not None:
+            delivered.set_exception(error)
+        else:
+            self.sent.append((topic, key, value, headers))
+            delivered.set_result(None)
+        return delivered
+
+    def bodies(self, topic: str) -> list[dict]:
+        return [codec.loads(value) for t, _, value, _ in self.sent if t == topic]
+
+
+def make_app(sender: RecordingSender, pipeline_factory=build_pipeline, settings: Settings = SETTINGS):
+    app = create_app(settings, pipeline_factory, sender=lambda: sender)
+    app.conf.store = "memory://"
+    app.finalize()
+    app.flow_control.resume()
+    return app
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+GOOD = codec.dumps({"id": "ag-1", "url": "https://agent.example/1", "title": "Bridge reopens",
+                    "text": "The river bridge reopened on Monday after repairs.",
+                    "published_at": "2025-05-07T08:00:00Z"})
+BAD = b'{"id": "ag-2", "text": '
+
+
+async def test_articles_go_out_keyed_by_id_and_bad_input_to_the_dead_letters():
+    sender = RecordingSender()
+    app = make_app(sender)
+    async with app.newsworker_agent.test_context() as agent:
+        await agent.put(GOOD, key=b"https://agent.example/1", partition=1, wait=False)
+        await agent.put(BAD, key=b"k2", partition=1, headers=[("trace", b"abc")], wait=False)
+        await until(lambda: len(sender.sent) == 2)
+    (article,) = sender.bodies("out.articles")
+    (letter,) = sender.bodies("out.dead")
+    assert article["source_id"] == "ag-1" and article["headline"] == "Bridge reopens"
+    assert [key for topic, key, _, _ in sender.sent if topic == "out.articles"] == [article["id"].encode()]
+    assert letter["error"]["code"] == "invalid_json"
+    assert base64.b64decode(letter["value_base64"]) == BAD
+    assert base64.b64decode(letter["key_base64"]) == b"k2"
+    assert letter["headers"] == [{"key": "trace", "value_base64": base64.b64encode(b"abc").decode()}]
+    assert letter["source"]["topic"] == "in.raw" and letter["source"]["partition"] == 1
+    assert letter["source"]["offset"] == 1  # the test channel numbers messages from 0
+    metrics = app.newsworker.metrics.render().decode()
+    assert 'newsworker_dead_letters_total{code="invalid_json"} 1.0' in metrics
+    assert 'newsworker_produced_messages_total{topic="out.articles"} 1.0' in metrics
+    assert 'newsworker_stage_seconds_count{stage="normalize"}' in metrics
+
+
+async def test_messages_are_processed_in_batches_no_larger_than_the_setting():
+    sizes: list[int] = []
+
+    def counting_pipeline(settings, observe) -> Pipeline:
+        pipeline = build_pipeline(settings, observe)
+        run = pipeline.run
+        pipeline.run = lambda envelopes: (sizes.append(len(envelopes)), run(envelopes))[1]  # type: ignore[method-assign]
+        return pipeline
+
+    sender = RecordingSender()
+    app = make_app(sender, counting_pipeline)
+    async with app.newsworker_agent.test_context() as agent:
+        for n in range(10):
+            await agent.put(codec.dumps({"id": f"b{n}", "text": f"Story number {n} happened today."}), wait=False)
+        await until(lambda: len(sender.sent) == 10)
+    assert sum(sizes) == 10 and max(sizes) <= SETTINGS.batch_size and len(sizes) >= 3
+    assert sorted(b["source_id"] for b in sender.bodies("out.articles")) == sorted(f"b{n}" for n in range(10))
+
+
+async def test_retriable_broker_errors_are_retried_until_delivered():
+    # The first two attempts to reach the articles topic time out, the third gets through.
+    sender = RecordingSender(lambda topic, attempt: KafkaTimeoutError() if attempt <= 2 else None)
+    app = make_app(sender)
+    async with app.newsworker_agent.test_context() as agent:
+        await agent.put(GOOD, wait=False)
+        await until(lambda: len(sender.sent) == 1)
+    assert sender.attempts == {"out.articles": 3}
+    assert sender.bodies("out.articles")[0]["source_id"] == "ag-1"
+    assert 'newsworker_send_retries_total{topic="out.articles"} 2.0' in app.newsworker.metrics.render().decode()
+
+
+async def test_an_output_the_broker_refuses_turns_its_input_into_a_processing_error_dead_letter():
+    refuse_articles = lambda topic, attempt: MessageSizeTooLargeError() if topic == "out.articles" else None  # noqa: E731
+    sender = RecordingSender(refuse_articles)
+    app = make_app(sender)
+    async with app.newsworker_agent.test_context() as agent:
+        await agent.put(GOOD, key=b"k", wait=False)
+        await until(lambda: len(sender.sent) == 1)
+    (letter,) = sender.bodies("out.dead")
+    assert letter["error"]["code"] == "processing_error"
+    assert "out.articles" in letter["error"]["reason"] and "MessageSizeTooLarge" in letter["error"]["reason"]
+    assert base64.b64decode(letter["value_base64"]) == GOOD
+    assert sender.attempts["out.articles"] == 1  # not retried: the error's class says it will not get better
+
+
+async def test_a_pipeline_that_raises_dead_letters_the_whole_batch_and_the_agent_goes_on():
+    calls = {"n": 0}
+
+    def flaky_pipeline(settings, observe) -> Pipeline:
+        pipeline = build_pipeline(settings, observe)
+        run = pipeline.run
+
+        def first_call_fails(envelopes):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("model crashed")
+            return run(envelopes)
+
+        pipeline.run = first_call_fails  # type: ignore[method-assign]
+        return pipeline
+
+    sender = RecordingSender()
+    app = make_app(sender, flaky_pipeline)
+    async with app.newsworker_agent.test_context() as agent:
+        await agent.put(GOOD, wait=False)
+        await until(lambda: len(sender.sent) == 1)
+        await agent.put(codec.dumps({"id": "after", "text": "The agent kept going after the crash."}), wait=False)
+        await until(lambda: len(sender.sent) == 2)
+    (letter,) = sender.bodies("out.dead")
+    assert letter["error"]["code"] == "processing_error" and "model crashed" in letter["error"]["reason"]
+    assert base64.b64decode(letter["value_base64"]) == GOOD
+    assert [a["source_id"] for a in sender.bodies("out.articles")] == ["after"]
+
+
+async def test_publisher_gives_up_after_bounded_retries(monkeypatch):
+    monkeypatch.setattr(app_module, "SEND_ATTEMPTS", 3)
+    sender = RecordingSender(lambda topic, attempt: KafkaTimeoutError())
+    slept: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    publisher = Publisher(lambda: sender, SETTINGS, WorkerMetrics(), sleep=no_sleep)
+    app = make_app(RecordingSender())
+    messages = app_module.route_outcomes(
+        build_pipeline(SETTINGS).run([app_module.Envelope(value=GOOD)]), SETTINGS,
+        app_module.datetime.now(app_module.timezone.utc))
+    with pytest.raises(PublishFailed):
+        await publisher.publish(messages)
+    assert sender.attempts == {"out.articles": 3}
+    assert slept == [0.25, 0.5]  # doubling backoff between attempts
