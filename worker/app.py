@@ -287,9 +287,11 @@ class Runtime:
         """Process and publish one batch: what the agent does with each batch it takes."""
         started = time.perf_counter()
         messages = await self.process(envelopes)
+        processed = time.perf_counter()
         await self.publisher.publish(messages)
-        logger.debug("batch of %d from %s → %d messages in %.3f s", len(envelopes), _span(envelopes),
-                     len(messages), time.perf_counter() - started)
+        logger.debug("batch of %d from %s → %d messages: processed in %.3f s, published in %.3f s",
+                     len(envelopes), _span(envelopes), len(messages), processed - started,
+                     time.perf_counter() - processed)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -1,0 +1,206 @@
+"""``newsworker bench pipeline``: end-to-end rate through the embedded broker against the offline pipeline.
+
+Both runs process the same N raw messages, made from the good articles of ``worker/samples`` (each copy with
+its own id, so every output is a distinct article):
+
+* **offline**: ``Pipeline.run`` on the messages in batches of ``NEWSWORKER_BATCH_SIZE`` in this process, after
+  one warm-up batch — the most the worker could do;
+* **end to end**: the embedded broker, ``newsworker worker`` as a child process (models loaded, group joined
+  before the clock starts), the messages published at once, the clock stopped when the last input has come out.
+  The worker gets one warm-up batch first (offline gets one too).
+* **latency**: messages published one at a time at a modest rate (no backlog), each measured from its input
+  record's timestamp to its first article's record timestamp (both stamped by producers on this host).
+
+The ratio end-to-end / offline says what the stream layer costs (target ≥ 0.8). The worker's peak resident
+set (VmHWM) is read from /proc at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from worker.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--messages", type=int, default=2000, help="raw messages in each run (default 2000)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up on the end-to-end run after this")
+    parser.add_argument("--profile", choices=("dev", "production"), default="dev",
+                        help="client profile of the end-to-end worker (dev: one record per producer batch)")
+    parser.add_argument("--latency-messages", type=int, default=100, help="messages of the paced latency run")
+    parser.add_argument("--latency-rate", type=float, default=20.0,
+                        help="messages per second of the paced latency run (well under capacity)")
+
+
+def bench_messages(count: int, prefix: str = "bench") -> list[Any]:
+    """``count`` raw messages cycling through the good samples, each with its own id (and key)."""
+    from worker import codec
+    from worker.kafka.clients import RawMessage
+    from worker.samples import sample_messages
+
+    good = [s for s in sample_messages() if s.expect == "article"]
+    messages = []
+    for n in range(count):
+        sample = good[n % len(good)]
+        article_id = f"{prefix}-{n}"
+        if sample.value.lstrip()[:1] == b"{":
+            body = codec.loads(sample.value)
+            body.update(id=article_id, url=f"https://bench.example/{prefix}/{n}")
+            messages.append(RawMessage(codec.dumps(body), body["url"].encode(), sample.headers))
+        else:
+            headers = tuple((k, v) for k, v in sample.headers if k not in ("id", "url"))
+            messages.append(RawMessage(sample.value, article_id.encode(), (("id", article_id.encode()), *headers)))
+    return messages
+
+
+def offline_rate(settings: Settings, messages: list[Any]) -> tuple[float, list[int]]:
+    """Messages per second of ``Pipeline.run`` in batches, after a warm-up batch; and each message's article count."""
+    from worker.pipeline import build_pipeline
+    from worker.records import Envelope, Origin
+
+    pipeline = build_pipeline(settings)
+    envelopes = [Envelope(value=m.value, key=m.key, headers=m.headers, origin=Origin(topic="bench", offset=i))
+                 for i, m in enumerate(messages)]
+    pipeline.run(envelopes[: settings.batch_size])  # warm-up: first-call costs (lazy imports, caches)
+    counts: list[int] = []
+    started = time.perf_counter()
+    for start in range(0, len(envelopes), settings.batch_size):
+        counts += [len(o.articles) for o in pipeline.run(envelopes[start : start + settings.batch_size])]
+    return len(envelopes) / (time.perf_counter() - started), counts
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def _peak_rss_mb(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def _through(settings: Settings, messages: list[Any], expected_articles: int) -> tuple[Any, float, float]:
+    """Publish ``messages`` at once; wait until all their outputs are out. Returns (tracker, start, last output)."""
+    from worker.kafka.clients import OutputTracker, follow, publish
+
+    started = time.time()
+    where = await publish(settings, settings.topic_raw, messages)
+    tracker = OutputTracker.for_messages(settings, messages, where)
+    last = started
+    async for record in follow(settings, [settings.topic_articles, settings.topic_deadletter]):
+        if tracker.add(record) is not None:
+            last = time.time()
+            if len(tracker.articles) >= expected_articles and not tracker.pending():
+                break
+    return tracker, started, last
+
+
+async def _paced_latencies(settings: Settings, messages: list[Any], rate: float) -> list[float]:
+    """Publish one message every 1/rate s, then collect; seconds from each input record to its first article."""
+    from aiokafka import AIOKafkaProducer
+
+    from worker.kafka.clients import OutputTracker, follow
+    from worker.security import aiokafka_options
+
+    producer = AIOKafkaProducer(**aiokafka_options(settings))
+    await producer.start()
+    where = []
+    try:
+        for message in messages:
+            where.append(await producer.send_and_wait(settings.topic_raw, message.value, key=message.key,
+                                                      headers=list(message.headers)))
+            await asyncio.sleep(1 / rate)
+    finally:
+        await producer.stop()
+    tracker = OutputTracker.for_messages(settings, messages, where)
+    async for record in follow(settings, [settings.topic_articles, settings.topic_deadletter]):
+        tracker.add(record)
+        if not tracker.pending():
+            break
+    input_ms = {s.source_id: s.where.timestamp for s in tracker.sent}
+    first_ms: dict[str, int] = {}
+    for output in tracker.articles:
+        source = output.body["source_id"]
+        first_ms[source] = min(first_ms.get(source, output.timestamp_ms), output.timestamp_ms)
+    return [(first_ms[s] - input_ms[s]) / 1000 for s in first_ms]
+
+
+def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeout: float, profile: str,
+               latency_messages: int, latency_rate: float) -> dict[str, Any]:
+    from worker.kafka.broker import EmbeddedBroker, free_port
+    from worker.kafka.process import WorkerProcess
+    from worker.kafka.topics import create_topics_sync
+
+    workdir = Path(tempfile.mkdtemp(prefix="newsworker-bench-"))
+    with EmbeddedBroker() as broker:
+        run_settings = settings.model_copy(update={
+            "brokers": broker.bootstrap, "profile": profile, "security_protocol": "PLAINTEXT",
+            "ssl_cafile": None, "ssl_certfile": None, "ssl_keyfile": None, "app_id": "newsworker-bench",
+            "web_enabled": True, "web_host": "127.0.0.1", "web_port": free_port(), "data_dir": str(workdir),
+            "log_level": os.environ.get("NEWSWORKER_BENCH_WORKER_LOG_LEVEL", "WARNING"),
+        })
+        create_topics_sync(run_settings)
+        worker = WorkerProcess(run_settings, workdir / "worker.log").start()
+        try:
+            ready_s = worker.wait_ready()
+            # Warm-up outside the clock, as offline: the worker's first batch pays for lazy imports and caches.
+            warm = bench_messages(settings.batch_size, prefix="warm")
+            asyncio.run(asyncio.wait_for(_through(run_settings, warm, 0), timeout))
+            tracker, started, last = asyncio.run(asyncio.wait_for(_through(run_settings, messages, sum(counts)),
+                                                                  timeout))
+            latencies = asyncio.run(asyncio.wait_for(
+                _paced_latencies(run_settings, bench_messages(latency_messages, prefix="paced"), latency_rate),
+                timeout))
+            peak_mb = _peak_rss_mb(worker.pid)
+        finally:
+            code = worker.stop()
+    return {
+        "rate": len(messages) / (last - started),
+        "seconds": last - started,
+        "articles": len(tracker.articles),
+        "dead_letters": len(tracker.dead_letters),
+        "latency_p50": _percentile(latencies, 0.5),
+        "latency_p99": _percentile(latencies, 0.99),
+        "worker_peak_rss_mb": peak_mb,
+        "ready_s": ready_s,
+        "worker_exit": code,
+        "log": workdir / "worker.log",
+    }
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.messages < 1 or args.latency_messages < 1 or args.latency_rate <= 0:
+        print("newsworker bench pipeline: --messages and --latency-messages must be at least 1, "
+              "--latency-rate positive", file=sys.stderr)
+        return 2
+    messages = bench_messages(args.messages)
+    print(f"bench pipeline: {len(messages)} messages (the good samples, cycled), batch size {settings.batch_size}")
+    offline, counts = offline_rate(settings, messages)
+    print(f"  offline     Pipeline.run in this process:       {offline:8.1f} msg/s ({sum(counts)} articles)")
+    e2e = end_to_end(settings, messages, counts, args.timeout, args.profile, args.latency_messages,
+                     args.latency_rate)
+    print(f"  end to end  embedded broker + worker ({args.profile}): {e2e['rate']:8.1f} msg/s "
+          f"({e2e['articles']} articles, {e2e['dead_letters']} dead letters in {e2e['seconds']:.2f} s)")
+    print(f"  latency input → article at {args.latency_rate:g} msg/s ({args.latency_messages} messages): "
+          f"p50 {e2e['latency_p50'] * 1000:.0f} ms, p99 {e2e['latency_p99'] * 1000:.0f} ms")
+    if e2e["worker_peak_rss_mb"] is not None:
+        print(f"  worker peak RSS {e2e['worker_peak_rss_mb']:.0f} MB; ready {e2e['ready_s']:.1f} s after start "
+              f"(not timed); log {e2e['log']}")
+    ratio = e2e["rate"] / offline
+    print(f"  ratio end-to-end / offline: {ratio:.2f} ({'meets' if ratio >= 0.8 else 'misses'} the 0.8 target)")
+    return 0 if e2e["worker_exit"] == 0 and e2e["articles"] == sum(counts) else 1
