@@ -1,7 +1,7 @@
 """The Faust app: one agent that reads raw articles in batches, runs the pipeline, and publishes what comes out.
 
-The agent only wires: Kafka records → ``Envelope`` → ``Pipeline.run`` (in a one-thread executor, so the CPU-bound
-NER model never blocks heartbeats) → ``route_outcomes`` (pure: which message goes to which topic) → ``publish``
+The agent only wires: Kafka records → ``Envelope`` → ``Pipeline.run`` (in a child process, so the CPU-bound
+NER model neither blocks heartbeats nor competes with Kafka I/O for the GIL) → ``route_outcomes`` (pure: which message goes to which topic) → ``publish``
 (the only Kafka I/O, with bounded retry for broker errors). Offsets are acknowledged only after a batch's outputs
 were delivered, so a crash or a stop re-delivers the batch instead of losing it; article and dead-letter ids are
 deterministic, so a redelivery republishes the same ids.
@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -238,63 +240,173 @@ class Publisher:
 # --------------------------------------------------------------------------------------------- runtime
 
 
-class Runtime:
-    """What the agent needs besides Faust: the pipeline (built once, off the loop), metrics, the publisher."""
+# --------------------------------------------------------------------------------------------- pipeline hosts
 
-    def __init__(self, settings: Settings, pipeline_factory: PipelineFactory, publisher: Publisher,
+Observation = tuple[str, float, int]  # what Pipeline.observe reports: stage, seconds, items
+
+
+class ThreadHost:
+    """The pipeline on one thread of this process: built and always run there, so models see one thread.
+
+    Frees the event loop while a batch runs, but shares the GIL with Faust's Kafka I/O. For tests and
+    pipeline factories that cannot be pickled.
+    """
+
+    def __init__(self, factory: PipelineFactory, settings: Settings) -> None:
+        self._factory = factory
+        self._settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline")
+        self._pipeline: Pipeline | None = None
+
+    async def build(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._pipeline = await loop.run_in_executor(self._executor, self._factory, self._settings, _ignore)
+
+    async def run(self, envelopes: Sequence[Envelope]) -> tuple[list[Outcome], list[Observation]]:
+        assert self._pipeline is not None, "build() first"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, _run_observed, self._pipeline, list(envelopes))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class ProcessHost:
+    """The pipeline in one child process: CPU-bound stages run on their own core, outside this process's GIL.
+
+    The child is started with ``spawn`` (forking a process that runs Kafka client threads is unsafe). Records
+    cross the boundary pickled, which costs well under a millisecond per article. If the child dies (a crash
+    in native code), it is restarted and the batch is retried one input at a time, so only an input that kills
+    it again is dead-lettered.
+    """
+
+    def __init__(self, factory: PipelineFactory, settings: Settings) -> None:
+        self._factory = factory
+        self._settings = settings
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_child_build, initargs=(self._factory, self._settings))
+
+    async def build(self) -> None:
+        self._executor = self._start()
+        await asyncio.get_running_loop().run_in_executor(self._executor, _child_ping)
+
+    async def run(self, envelopes: Sequence[Envelope]) -> tuple[list[Outcome], list[Observation]]:
+        assert self._executor is not None, "build() first"
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, _child_run, list(envelopes))
+        except BrokenProcessPool:
+            logger.error("the pipeline process died on batch %s; retrying input by input", _span(envelopes))
+        outcomes: list[Outcome] = []
+        observations: list[Observation] = []
+        for envelope in envelopes:
+            self._restart_if_broken()
+            try:
+                single, seen = await loop.run_in_executor(self._executor, _child_run, [envelope])
+            except BrokenProcessPool:
+                logger.error("the pipeline process died on %s: dead-lettered", envelope.origin.describe())
+                single = [Outcome(envelope, rejection=Rejection(
+                    RejectCode.PROCESSING_ERROR, "the pipeline process died while processing this input"))]
+                seen = []
+            outcomes += single
+            observations += seen
+        self._restart_if_broken()
+        return outcomes, observations
+
+    def _restart_if_broken(self) -> None:
+        executor = self._executor
+        if executor is not None and getattr(executor, "_broken", False):
+            executor.shutdown(wait=False)
+            self._executor = self._start()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+
+def _ignore(stage: str, seconds: float, items: int) -> None:
+    return None
+
+
+def _run_observed(pipeline: Pipeline, envelopes: list[Envelope]) -> tuple[list[Outcome], list[Observation]]:
+    observations: list[Observation] = []
+    pipeline.observe = lambda stage, seconds, items: observations.append((stage, seconds, items))
+    return pipeline.run(envelopes), observations
+
+
+_CHILD_PIPELINE: Pipeline | None = None  # the pipeline of a ProcessHost child (one per child process)
+
+
+def _child_build(factory: PipelineFactory, settings: Settings) -> None:
+    global _CHILD_PIPELINE
+    _CHILD_PIPELINE = factory(settings, _ignore)
+
+
+def _child_ping() -> bool:
+    return _CHILD_PIPELINE is not None
+
+
+def _child_run(envelopes: list[Envelope]) -> tuple[list[Outcome], list[Observation]]:
+    assert _CHILD_PIPELINE is not None
+    return _run_observed(_CHILD_PIPELINE, envelopes)
+
+
+HostFactory = Callable[[PipelineFactory, Settings], "ThreadHost | ProcessHost"]
+
+
+# --------------------------------------------------------------------------------------------- runtime
+
+
+class Runtime:
+    """What the agent needs besides Faust: the pipeline host (built once, off the loop), metrics, the publisher."""
+
+    def __init__(self, settings: Settings, host: ThreadHost | ProcessHost, publisher: Publisher,
                  metrics: WorkerMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
         self.publisher = publisher
-        self._pipeline_factory = pipeline_factory
-        # One thread: the pipeline is built and always run on it, so its models never see two threads.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline")
-        self._pipeline: asyncio.Future[Pipeline] | None = None
+        self._host = host
+        self._built: asyncio.Future[None] | None = None
 
     @property
     def pipeline_ready(self) -> bool:
-        return self._pipeline is not None and self._pipeline.done() and self._pipeline.exception() is None
+        return self._built is not None and self._built.done() and self._built.exception() is None
 
-    def pipeline(self) -> asyncio.Future[Pipeline]:
-        """The pipeline, built on first call in the executor (loading models takes seconds)."""
-        if self._pipeline is None:
-            loop = asyncio.get_running_loop()
-            self._pipeline = asyncio.ensure_future(loop.run_in_executor(
-                self._executor, self._pipeline_factory, self.settings, self.metrics.observe_stage))
-        return self._pipeline
+    def pipeline(self) -> asyncio.Future[None]:
+        """Done once the pipeline is built (loading models takes seconds); starts the build on first call."""
+        if self._built is None:
+            self._built = asyncio.ensure_future(self._host.build())
+        return self._built
 
     async def process(self, envelopes: Sequence[Envelope]) -> list[OutgoingMessage]:
         """Run the pipeline on a batch off the event loop and route the outcomes. Never raises for bad data."""
         self.metrics.batch_size.observe(len(envelopes))
         for envelope in envelopes:
             self.metrics.consumed.labels(envelope.origin.topic or "").inc()
-        pipeline = await self.pipeline()
-        loop = asyncio.get_running_loop()
+        await self.pipeline()
+        started = time.perf_counter()
         now = datetime.now(timezone.utc)
         try:
-            outcomes = await loop.run_in_executor(self._executor, pipeline.run, envelopes)
+            outcomes, observations = await self._host.run(envelopes)
         except Exception as exc:  # Pipeline.run promises not to raise; if it does anyway, nothing is lost
             logger.exception("pipeline failed on a batch of %d from %s", len(envelopes), _span(envelopes))
             rejection = Rejection(RejectCode.PROCESSING_ERROR, f"pipeline failed: {type(exc).__name__}: {exc}")
             return [dead_letter_message(e, rejection, self.settings, now) for e in envelopes]
+        for stage, seconds, items in observations:
+            self.metrics.observe_stage(stage, seconds, items)
         for outcome in outcomes:
             if outcome.rejection is not None:
                 logger.info("rejected %s: %s: %s", outcome.envelope.origin.describe(), outcome.rejection.code,
                             outcome.rejection.reason)
+        logger.debug("processed batch of %d from %s in %.3f s", len(envelopes), _span(envelopes),
+                     time.perf_counter() - started)
         return route_outcomes(outcomes, self.settings, now)
 
-    async def handle_batch(self, envelopes: Sequence[Envelope]) -> None:
-        """Process and publish one batch: what the agent does with each batch it takes."""
-        started = time.perf_counter()
-        messages = await self.process(envelopes)
-        processed = time.perf_counter()
-        await self.publisher.publish(messages)
-        logger.debug("batch of %d from %s → %d messages: processed in %.3f s, published in %.3f s",
-                     len(envelopes), _span(envelopes), len(messages), processed - started,
-                     time.perf_counter() - processed)
-
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._host.close()
 
 
 def _span(envelopes: Sequence[Envelope]) -> str:
@@ -343,12 +455,16 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pipeline,
-               sender: Callable[[], Sender] | None = None) -> faust.App:
-    """The worker's Faust app. ``app.newsworker`` is its :class:`Runtime`; ``sender`` replaces the producer in tests."""
+               sender: Callable[[], Sender] | None = None, host: HostFactory = ProcessHost) -> faust.App:
+    """The worker's Faust app; ``app.newsworker`` is its :class:`Runtime`.
+
+    ``host`` decides where the pipeline runs (a child process by default; ``ThreadHost`` for factories that
+    cannot be pickled); ``sender`` replaces Faust's producer in agent tests.
+    """
     app = faust.App(settings.app_id, **faust_options(settings))
     metrics = WorkerMetrics()
     publisher = Publisher(sender or (lambda: app.producer), settings, metrics)
-    runtime = Runtime(settings, pipeline_factory, publisher, metrics)
+    runtime = Runtime(settings, host(pipeline_factory, settings), publisher, metrics)
     app.newsworker = runtime  # type: ignore[attr-defined]
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes,
                           key_serializer="raw", value_serializer="raw", partitions=settings.partitions_raw)
@@ -356,35 +472,59 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
     @app.agent(raw_topic, name="enrich")
     async def enrich(stream: faust.StreamT) -> None:
         """reads: raw records — writes: articles and dead letters; acks a batch only once its outputs are out."""
-        # noack_take: Faust's take() would ack a batch even when publishing it failed; here acks are ours.
-        async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout):
-            envelopes = [envelope_from_message(event.message) for event in events]
-            # Shielded so a stop or rebalance lets the batch finish (Faust waits for unacked events).
-            work = asyncio.ensure_future(runtime.handle_batch(envelopes))
+
+        async def publish_and_ack(events: Sequence[Any], messages: Sequence[OutgoingMessage]) -> None:
             try:
-                await asyncio.shield(work)
-            except asyncio.CancelledError:
-                await asyncio.wait([work])
-                raise
+                await publisher.publish(messages)
             except PublishFailed as exc:
                 # The broker is gone for good: leave the batch unacknowledged (it is re-delivered after a
                 # restart) and stop the worker so the orchestrator restarts it.
-                logger.critical("giving up on batch %s: %s", _span(envelopes), exc)
+                logger.critical("giving up on batch %s: %s", _span([m.source for m in messages]), exc)
                 await app.crash(exc)
                 return
-            except Exception as exc:  # never expected (process() dead-letters data errors); kept as a last guard
-                logger.exception("batch %s failed", _span(envelopes))
-                now = datetime.now(timezone.utc)
-                rejection = Rejection(RejectCode.PROCESSING_ERROR, f"worker failed: {type(exc).__name__}: {exc}")
-                try:
-                    await publisher.publish([dead_letter_message(e, rejection, settings, now) for e in envelopes])
-                except PublishFailed as fatal:
-                    logger.critical("giving up on batch %s: %s", _span(envelopes), fatal)
-                    await app.crash(fatal)
-                    return
             for event in events:
                 await stream.ack(event)
             _record_lag(app, metrics, events)
+
+        async def process_batches(batches: asyncio.Queue[Sequence[Any]]) -> None:
+            """Batch N+1 runs through the pipeline while batch N is published and batch N+2 is taken."""
+            in_flight: asyncio.Future[None] | None = None
+            while True:
+                events = await batches.get()
+                envelopes = [envelope_from_message(event.message) for event in events]
+                try:
+                    messages = await runtime.process(envelopes)  # dead-letters bad data, never raises for it
+                except Exception as exc:  # no pipeline (its models failed to load): nothing useful can run
+                    logger.critical("cannot process batch %s: %s: %s", _span(envelopes), type(exc).__name__, exc)
+                    batches.task_done()
+                    await app.crash(exc)
+                    return
+                if in_flight is not None:
+                    await in_flight  # batch N is out (and acked) before batch N+1 starts publishing: order is kept
+                    batches.task_done()
+                in_flight = asyncio.ensure_future(publish_and_ack(events, messages))
+                if batches.empty():
+                    await in_flight  # nothing waiting: finish now rather than hold the acks
+                    in_flight = None
+                    batches.task_done()
+
+        # noack_take: Faust's take() acks a batch as soon as the loop moves on; here acks follow delivery.
+        # A queue of one decouples taking from processing, so Faust fills the next batch meanwhile.
+        batches: asyncio.Queue[Sequence[Any]] = asyncio.Queue(maxsize=1)
+        processor = asyncio.ensure_future(process_batches(batches))
+        try:
+            async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout):
+                if processor.done():
+                    return  # it crashed the app; the worker is stopping
+                await batches.put(events)
+        finally:
+            # A stop or rebalance: let the batches taken so far finish and be acked (Faust waits for unacked
+            # events before it commits), then stop the processor.
+            if not processor.done():
+                drained = asyncio.ensure_future(batches.join())
+                await asyncio.wait([drained, processor], return_when=asyncio.FIRST_COMPLETED)
+                drained.cancel()
+            processor.cancel()
 
     app.newsworker_agent = enrich  # type: ignore[attr-defined]
 

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from worker import app as app_module
 from worker import codec
-from worker.app import Publisher, PublishFailed, WorkerMetrics, create_app
+from worker.app import Publisher, PublishFailed, ThreadHost, WorkerMetrics, create_app
 from worker.pipeline import Pipeline, build_pipeline
 from worker.settings import Settings
 
@@ -49,7 +49,8 @@ class RecordingSender:
 
 
 def make_app(sender: RecordingSender, pipeline_factory=build_pipeline, settings: Settings = SETTINGS):
-    app = create_app(settings, pipeline_factory, sender=lambda: sender)
+    # ThreadHost: the factories below are closures, which a child process could not receive.
+    app = create_app(settings, pipeline_factory, sender=lambda: sender, host=ThreadHost)
     app.conf.store = "memory://"
     app.finalize()
     app.flow_control.resume()

@@ -82,6 +82,31 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_role(roles: dict[str, list[int]]) -> dict[str, float]:
+    return {role: sum(_cpu_seconds(pid) for pid in pids) for role, pids in roles.items()}
+
+
 def _peak_rss_mb(pid: int | None) -> float | None:
     if pid is None:
         return None
@@ -161,8 +186,12 @@ def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeo
             # Warm-up outside the clock, as offline: the worker's first batch pays for lazy imports and caches.
             warm = bench_messages(settings.batch_size, prefix="warm")
             asyncio.run(asyncio.wait_for(_through(run_settings, warm, 0), timeout))
+            roles = {"worker (Faust, Kafka I/O)": [worker.pid], "pipeline process": _descendants(worker.pid),
+                     "broker": [broker.pid], "bench (producer, consumer)": [os.getpid()]}
+            cpu_before = _cpu_by_role(roles)
             tracker, started, last = asyncio.run(asyncio.wait_for(_through(run_settings, messages, sum(counts)),
                                                                   timeout))
+            cpu_after = _cpu_by_role(roles)
             latencies = asyncio.run(asyncio.wait_for(
                 _paced_latencies(run_settings, bench_messages(latency_messages, prefix="paced"), latency_rate),
                 timeout))
@@ -179,6 +208,7 @@ def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeo
         "worker_peak_rss_mb": peak_mb,
         "ready_s": ready_s,
         "worker_exit": code,
+        "cpu": {role: cpu_after[role] - cpu_before[role] for role in roles},
         "log": workdir / "worker.log",
     }
 
@@ -201,6 +231,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if e2e["worker_peak_rss_mb"] is not None:
         print(f"  worker peak RSS {e2e['worker_peak_rss_mb']:.0f} MB; ready {e2e['ready_s']:.1f} s after start "
               f"(not timed); log {e2e['log']}")
+    cpu = e2e["cpu"]
+    print(f"  CPU during the end-to-end run ({os.cpu_count()} cores, {e2e['seconds']:.2f} s wall): " + ", ".join(
+        f"{role} {seconds:.2f} s ({seconds * 1000 / len(messages):.2f} ms/msg)" for role, seconds in cpu.items()))
     ratio = e2e["rate"] / offline
     print(f"  ratio end-to-end / offline: {ratio:.2f} ({'meets' if ratio >= 0.8 else 'misses'} the 0.8 target)")
     return 0 if e2e["worker_exit"] == 0 and e2e["articles"] == sum(counts) else 1
