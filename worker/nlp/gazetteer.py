@@ -74,7 +74,7 @@ _DEMONYMS: dict[str, str] = {
     "Polish": "PL", "Mexican": "MX", "Canadian": "CA", "Australian": "AU",
     "Indian": "IN", "Brazilian": "BR", "Nigerian": "NG", "Kenyan": "KE", "Egyptian": "EG", "Tunisian": "TN",
     "Libyan": "LY", "Moroccan": "MA", "Algerian": "DZ", "Lebanese": "LB", "Jordanian": "JO", "Yemeni": "YE",
-    "Qatari": "QA", "Kuwaiti": "KW", "Kurdish": "IQ", "Venezuelan": "VE",
+    "Qatari": "QA", "Kuwaiti": "KW", "Venezuelan": "VE",
     "Colombian": "CO", "Argentine": "AR", "Argentinian": "AR", "Chilean": "CL", "Peruvian": "PE", "Cuban": "CU",
     "Slovenian": "SI", "Slovene": "SI", "Maltese": "MT", "Azerbaijani": "AZ", "Zimbabwean": "ZW",
     "South African": "ZA", "Ethiopian": "ET", "Somali": "SO", "Sudanese": "SD", "Belgian": "BE", "Swedish": "SE",

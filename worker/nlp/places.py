@@ -116,8 +116,9 @@ def _embedded_places(entities: Sequence[Entity], gazetteer: Gazetteer) -> list[t
                         start, end = run.start() + words[i].start(), run.start() + words[j - 1].end()
                         surface = mention.text[start:end]
                         demonym = gazetteer.demonym(surface)
+                        famous = name_key(surface) in gazetteer.well_known
                         entries = (Entry(demonym, True),) if demonym else tuple(
-                            e for e in gazetteer.lookup(surface) if e.place.feature_code in _EMBEDDED_KINDS
+                            e for e in gazetteer.lookup(surface) if e.place.feature_code in _EMBEDDED_KINDS or famous
                         )
                         if entries and (end - start) < len(mention.text):
                             offset = mention.start
