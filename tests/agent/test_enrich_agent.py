@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from worker import app as app_module
 from worker import codec
-from worker.app import Publisher, PublishFailed, ThreadHost, WorkerMetrics, create_app
+from worker.app import Publisher, PublishFailed, ThreadHost, WorkerMetrics, create_app, readiness, web_routes
 from worker.pipeline import Pipeline, build_pipeline
 from worker.settings import Settings
 
@@ -184,3 +184,13 @@ async def test_publisher_gives_up_after_bounded_retries(monkeypatch):
         await publisher.publish(messages)
     assert sender.attempts == {"out.articles": 3}
     assert slept == [0.25, 0.5]  # doubling backoff between attempts
+
+
+async def test_not_ready_until_the_pipeline_is_built_and_partitions_are_assigned():
+    app = make_app(RecordingSender())
+    state = readiness(app)
+    assert state == {"ready": False, "pipeline": False, "partitions": [], "rebalancing": False}
+    await app.newsworker.pipeline()
+    state = readiness(app)
+    assert state["pipeline"] is True and state["ready"] is False  # built, but no input partition assigned yet
+    assert web_routes() == ("/health", "/ready", "/metrics")
