@@ -112,7 +112,7 @@ def test_a_mislabelled_or_missed_well_known_place_is_repaired() -> None:
     gazetteer = build_gazetteer([NORVANIA, OSTLAND], {}, [], [], [(KESTREL_NV, [])], {"Norvanian": NORVANIA})
     text = "Fighting in Kestrel spread as OSTLAND and Hanna Norvania watched."
     mentions = [mention(text, "Kestrel", "NORP"), mention(text, "Hanna Norvania", "PERSON")]
-    repaired = repair_mentions(text, mentions, gazetteer)
+    repaired = repair_mentions(text, mentions, gazetteer).mentions
     labels = {m.text: m.label for m in repaired}
     assert labels == {"Kestrel": "GPE", "OSTLAND": "GPE", "Hanna Norvania": "PERSON"}
 

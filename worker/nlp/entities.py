@@ -8,7 +8,7 @@ looked up by their tokens, never compared pairwise with every earlier entity).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -79,13 +79,21 @@ def group_mentions(mentions: Sequence[Mention]) -> list[_Group]:
                 by_token[token].append(group)
         by_name.setdefault(tokens, group)
 
+    # a name the model calls an ORG again and again, never a PERSON, and uses before any person of that name is
+    # a company or body named after someone ("Pirelli" before "Leopoldo Pirelli"): it stays apart from the person
+    labels: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    for mention in ordered:
+        labels[tokens_of[id(mention)]][mention.label] += 1
     first_seen: dict[int, int] = {}
     for mention in ordered:
         tokens = tokens_of[id(mention)]
         if not tokens:
             continue
         group = by_name.get(tokens)
-        if group is None and len(tokens) <= 2:
+        named_after = labels[tokens]["ORG"] >= 2 and labels[tokens]["PERSON"] == 0 and not any(
+            first_seen.get(id(p), mention.start) < mention.start for p in by_token.get(tokens[-1], ())
+        )
+        if group is None and len(tokens) <= 2 and not named_after:
             people = [p for p in by_token.get(tokens[-1], ())[-_CANDIDATES:] if set(tokens) <= set(p.tokens)]
             if people:
                 # the nearest person named before this mention, else the first one named after it
@@ -102,14 +110,21 @@ def group_mentions(mentions: Sequence[Mention]) -> list[_Group]:
     return groups
 
 
-def canonical_entities(mentions: Sequence[Mention], lead: Span | None, text_length: int) -> tuple[Entity, ...]:
-    """Entities in order of first mention, each with its canonical name, type and salience."""
+def canonical_entities(
+    mentions: Sequence[Mention], lead: Span | None, text_length: int, decided: frozenset[tuple[int, int]] = frozenset()
+) -> tuple[Entity, ...]:
+    """Entities in order of first mention, each with its canonical name, type and salience.
+
+    ``decided`` holds the spans whose label a repair rule set (a dateline, a team in a results table): their
+    label is the entity's type, whatever the model said of the other mentions.
+    """
     groups = group_mentions(mentions)
     scores = [_salience(g.mentions, lead, text_length) for g in groups]
     top = max(scores, default=1.0) or 1.0
     entities = []
     for index, (group, score) in enumerate(zip(groups, scores)):
-        type_ = _majority_type(group)
+        ruled = [m.label for m in group.mentions if (m.start, m.end) in decided]
+        type_ = max(set(ruled), key=ruled.count) if ruled else _majority_type(group)
         relabelled = tuple(Mention(m.start, m.end, m.text, type_) for m in group.mentions)
         entities.append(Entity(f"e{index}", group.name(), type_, relabelled, round(score / top, 4)))  # type: ignore[arg-type]
     return tuple(entities)

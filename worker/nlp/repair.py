@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from worker.nlp.gazetteer import Gazetteer, name_key
 from worker.nlp.items import Mention
@@ -20,10 +21,21 @@ CAPITALISED_RUN = re.compile(r"(?<![\w&.'’-])[A-Z][\w'’.-]*(?:\s[A-Z][\w'’
 _BROAD = frozenset({"PCLI", "CONT"})
 
 
-def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer | None) -> list[Mention]:
-    """Relabel and recover well-known places; drop the labels we do not keep. Mentions stay in text order."""
+@dataclass(frozen=True, slots=True)
+class Repaired:
+    """Repaired mentions in text order, and the spans whose label a rule decided (it outvotes the model's)."""
+
+    mentions: list[Mention]
+    decided: frozenset[tuple[int, int]]
+
+
+def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer | None) -> Repaired:
+    """Relabel and recover well-known places, datelines and sports teams; drop the labels we do not keep."""
     if gazetteer is None:
-        return [m for m in mentions if m.label in KEPT_LABELS]
+        return Repaired([m for m in mentions if m.label in KEPT_LABELS], frozenset())
+    mentions, decided = _dateline_places(text, mentions)
+    mentions, teams = _teams(text, mentions, gazetteer)
+    decided |= teams
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
         if len(name_key(m.text).split()) > 1
@@ -36,8 +48,88 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
         elif mention.label in KEPT_LABELS:
             repaired.append(mention)
     repaired.extend(_recovered(text, mentions, gazetteer, person_tokens))
+    repaired.extend(_surnames(text, repaired))
     repaired.sort(key=lambda m: m.start)
-    return repaired
+    return Repaired(repaired, frozenset(decided))
+
+
+_WORD = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]+")
+
+
+def _surnames(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """Untagged occurrences of the surname of a person the article names in full ("Lebed" in the headline)."""
+    surnames = {m.text.split()[-1] for m in mentions if m.label == "PERSON" and len(m.text.split()) > 1}
+    surnames = {s for s in surnames if len(s) > 2 and s[0].isupper()}
+    if not surnames:
+        return []
+    covered = sorted((m.start, m.end) for m in mentions)
+    found, index = [], 0
+    for match in _WORD.finditer(text):
+        start, end = match.span()
+        while index < len(covered) and covered[index][1] <= start:
+            index += 1
+        if index < len(covered) and covered[index][0] < end:
+            continue
+        word = match.group(0)
+        if word in surnames or (word.isupper() and word.title() in surnames):
+            found.append(Mention(start, end, word, "PERSON"))
+    return found
+
+
+# A wire dateline on its own line: "TAVILDARA , Tajikistan 1996-08-30", "BUDAPEST 1996-08-30".
+_DATELINE_LINE = re.compile(
+    r"^(?P<place>[A-Z][A-Za-z'.\-]*(?: [A-Z][A-Za-z'.\-]*){0,3})(?: , (?P<region>[A-Z][A-Za-z'.\-]*(?: [A-Z][A-Za-z'.\-]*){0,3}))?"
+    r" (?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})$",
+    re.MULTILINE,
+)
+
+
+def _dateline_places(text: str, mentions: Sequence[Mention]) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """The place names of a dateline line are places, whatever the model called them."""
+    places = []
+    for match in _DATELINE_LINE.finditer(text):
+        for group in ("place", "region"):
+            if match.group(group):
+                places.append(Mention(match.start(group), match.end(group), match.group(group), "GPE"))
+    if not places:
+        return list(mentions), set()
+    spans = [(p.start, p.end) for p in places]
+    kept = [m for m in mentions if not any(m.start < end and start < m.end for start, end in spans)]
+    return sorted([*kept, *places], key=lambda m: m.start), set(spans)
+
+
+# A name followed by a score in a results line: "Surrey 429-7", "TEXAS 5 Cleveland 3", "CHICAGO 71 64 .526".
+_SCORE_AFTER = re.compile(r" (?:\d{1,3}(?:-\d{1,2})?)(?= |$|,|\.)(?!-\d)")
+_RESULT_LINE = re.compile(r"^.*[A-Za-z].* \d{1,3}(?:-\d{1,2})?(?: |$|,).*$", re.MULTILINE)
+
+
+def _teams(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """In a results story, a town, county or state followed by a score is a team: an ORG, in every mention.
+
+    Countries stay places: national sides are reported (and annotated) under the country's name.
+    """
+    people = {t for m in mentions if m.label == "PERSON" and len(m.text.split()) > 1 for t in name_key(m.text).split()}
+    scored = {
+        name_key(m.text)
+        for m in mentions
+        if _SCORE_AFTER.match(text, m.end)
+        and not _is_country(m.text, gazetteer)
+        and not (m.label == "PERSON" and (len(m.text.split()) > 1 or name_key(m.text) in people))
+    }
+    if len(scored) < 2 or len(_RESULT_LINE.findall(text)) < 3:
+        return list(mentions), set()
+    out, decided = [], set()
+    for m in mentions:
+        if name_key(m.text) in scored:
+            out.append(Mention(m.start, m.end, m.text, "ORG"))
+            decided.add((m.start, m.end))
+        else:
+            out.append(m)
+    return out, decided
+
+
+def _is_country(name: str, gazetteer: Gazetteer) -> bool:
+    return any(e.place.feature_code in _BROAD for e in gazetteer.lookup(name))
 
 
 def _place_label(mention: Mention, gazetteer: Gazetteer, person_tokens: set[str]) -> str | None:

@@ -33,8 +33,9 @@ class EntityStage:
         for i, found in zip(english, mentions):
             article = articles[i]
             lead = article.paragraphs[0] if article.paragraphs else Span(0, min(len(article.text), 400))
-            found = repair_mentions(article.text, found, self.gazetteer)
-            out[i] = dataclasses.replace(article, entities=canonical_entities(found, lead, len(article.text)))
+            repaired = repair_mentions(article.text, found, self.gazetteer)
+            entities = canonical_entities(repaired.mentions, lead, len(article.text), repaired.decided)
+            out[i] = dataclasses.replace(article, entities=entities)
         for i, article in enumerate(articles):
             if not _is_english(article):
                 notice = {"stage": "entities", "reason": f"language {article.language!r} is not English: not tagged"}
