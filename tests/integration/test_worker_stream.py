@@ -155,7 +155,9 @@ async def test_reference_page_through_the_broker_gives_three_articles(running_wo
         assert_valid(ARTICLE, article)
 
 
-def test_health_ready_and_metrics_count_what_went_through(running_worker):
+async def test_health_ready_and_metrics_count_what_went_through(running_worker):
+    await exchange(running_worker.settings, [RawMessage(b'{"broken": '), RawMessage(_json(
+        id="it-metrics", text="The harbour opened a new quay on Wednesday."))])
     assert running_worker.get("/health")[0] == 200
     status, body = running_worker.get("/ready")
     assert status == 200 and json.loads(body)["ready"] is True
@@ -168,3 +170,7 @@ def test_health_ready_and_metrics_count_what_went_through(running_worker):
     assert consumed and float(consumed.group(1)) > 0
     assert f'newsworker_produced_messages_total{{topic="{settings.topic_articles}"}}' in metrics
     assert 'newsworker_stage_seconds_count{stage="normalize"}' in metrics
+    assert 'newsworker_dead_letters_total{code="invalid_json"}' in metrics
+    lags = re.findall(rf'newsworker_consumer_lag{{partition="\d+",topic="{re.escape(settings.topic_raw)}"}} (\S+)',
+                      metrics)
+    assert lags and all(float(lag) >= 0 for lag in lags)
