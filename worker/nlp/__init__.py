@@ -7,6 +7,6 @@ Each stage is a pure batch function (``list[Article] -> list[Article]``) built o
 from __future__ import annotations
 
 from worker.nlp.items import Entity, Location, Mention, Place, Quote
-from worker.nlp.stages import EntityStage, PlaceStage
+from worker.nlp.stages import EntityStage, PlaceStage, QuoteStage
 
-__all__ = ["Entity", "EntityStage", "Location", "Mention", "Place", "PlaceStage", "Quote"]
+__all__ = ["Entity", "EntityStage", "Location", "Mention", "Place", "PlaceStage", "Quote", "QuoteStage"]

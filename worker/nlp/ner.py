@@ -120,6 +120,11 @@ def _trimmed(text: str, start: int, end: int, label: str) -> Mention | None:
     if possessive and possessive.start() > 0:
         end = start + possessive.start()
     surface = text[start:end].rstrip()
+    # names end with a capitalised word or a number: "Interfax news agency" is the name "Interfax"
+    words = surface.split(" ")
+    while len(words) > 1 and words[-1][:1].islower():
+        words.pop()
+    surface = " ".join(words)
     if not surface:
         return None
     return Mention(start, start + len(surface), surface, label)

@@ -50,10 +50,56 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     repaired.extend(_recovered(text, mentions, gazetteer, person_tokens))
     repaired.extend(_surnames(text, repaired))
     repaired.sort(key=lambda m: m.start)
+    repaired = _common_words(text, repaired)
+    repaired.extend(_repeated_names(text, repaired))
+    repaired.sort(key=lambda m: m.start)
     return Repaired(repaired, frozenset(decided))
 
 
 _WORD = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]+")
+
+
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'-]+\b")
+
+
+def _lowercase_words(text: str) -> frozenset[str]:
+    return frozenset(_LOWER_WORD.findall(text))
+
+
+def _common_words(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """Without one-word "names" that the article also writes in lower case: in a table the model reads the
+    capitalised common words of a heading ("Attendance", "Men", "Extras") as names."""
+    lowered = _lowercase_words(text)
+    return [m for m in mentions if " " in m.text or m.text.lower() not in lowered or m.label in ("GPE", "LOC")]
+
+
+def _repeated_names(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """Untagged occurrences of a name the model tagged elsewhere in the article, with its most frequent label.
+
+    One name keeps one meaning within an article, and the model that saw "Interfax" as an ORG in one sentence
+    often misses it in the next.
+    """
+    labels: dict[str, dict[str, int]] = {}
+    lowered = _lowercase_words(text)
+    for m in mentions:
+        if len(m.text) > 2 and m.text[0].isalpha() and (" " in m.text or m.text.lower() not in lowered):
+            counts = labels.setdefault(m.text, {})
+            counts[m.label] = counts.get(m.label, 0) + 1
+    if not labels:
+        return []
+    names = sorted(labels, key=len, reverse=True)[:500]  # bounded: a table of thousands of names stays linear
+    pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w'’-])")
+    covered = sorted((m.start, m.end) for m in mentions)
+    found, index = [], 0
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        while index < len(covered) and covered[index][1] <= start:
+            index += 1
+        if index < len(covered) and covered[index][0] < end:
+            continue
+        counts = labels[match.group(0)]
+        found.append(Mention(start, end, match.group(0), max(counts, key=counts.get)))
+    return found
 
 
 def _surnames(text: str, mentions: Sequence[Mention]) -> list[Mention]:

@@ -11,6 +11,7 @@ from worker.nlp.entities import canonical_entities
 from worker.nlp.gazetteer import Gazetteer
 from worker.nlp.ner import tag_texts
 from worker.nlp.places import resolve_places
+from worker.nlp.quotes import attribute_quotes
 from worker.nlp.repair import repair_mentions
 from worker.records import Article, Span
 
@@ -60,3 +61,11 @@ class PlaceStage:
             locations, focus, dateline = resolve_places(article, self.gazetteer)
             out.append(dataclasses.replace(article, locations=locations, focus_locations=focus, dateline_location=dateline))
         return out
+
+
+@dataclass(frozen=True)
+class QuoteStage:
+    """reads: text, entities — writes: quotes."""
+
+    def __call__(self, articles: Sequence[Article]) -> list[Article]:
+        return [dataclasses.replace(a, quotes=attribute_quotes(a.text, a.entities)) for a in articles]

@@ -1,0 +1,140 @@
+"""Quotes: direct quotations and who said them, where the text says.
+
+A quotation is the text between paired quotation marks (curly or straight) of at least three words (a quoted
+word or two is a scare quote or a title, not speech). A quotation whose paragraph ends without a closing mark
+runs on when the next paragraph opens with a quotation mark, the news convention for long quotes. The speaker
+is the person (or organisation) named beside a speech verb right after the quote ("…,” Kirby said",
+"…,” said Kirby"), right before it ("Earnest added: “…”"), a pronoun standing for the last person named
+before the quote ("…,” he said"), or else the speaker of the quote just before it in the same or the previous
+paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from worker.nlp.items import Entity, Quote
+
+SPEECH_VERBS = (
+    "said|says|say|added|adds|told|tells|stated|states|asked|asks|explained|explains|noted|notes|wrote|writes|"
+    "tweeted|declared|insisted|insists|warned|warns|argued|argues|continued|replied|responded|recalled|"
+    "acknowledged|admitted|claimed|claims|suggested|announced|stressed|emphasized|emphasised|urged|according to"
+)
+_VERB = re.compile(rf"\b(?:{SPEECH_VERBS})\b")
+_PRONOUN = re.compile(r"^\s*,?\s*(?:he|she)\s+(?:" + SPEECH_VERBS + r")\b", re.IGNORECASE)
+_OPEN, _CLOSE = "“\"", "”\""
+_MIN_WORDS = 3
+_WINDOW = 80  # characters beside a quote searched for its speaker
+
+
+def find_quotations(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of the quoted text (inside the marks) of every quotation, paragraphs joined.
+
+    >>> text = 'He said: “We will rebuild the port.” Then “fine” was all.'
+    >>> [text[s:e] for s, e in find_quotations(text)]
+    ['We will rebuild the port.']
+    """
+    spans = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] not in _OPEN:
+            i += 1
+            continue
+        start = i + 1
+        end = _closing(text, start)
+        while end is None:
+            # unclosed at the paragraph's end: a long quote goes on if the next paragraph opens with a mark
+            paragraph_end = text.find("\n", start)
+            if paragraph_end < 0:
+                break
+            following = paragraph_end + 1
+            while following < n and text[following] in " \n":
+                following += 1
+            if following < n and text[following] in _OPEN:
+                end = _closing(text, following + 1)
+                start_next = following + 1
+                if end is None:
+                    start = start_next
+                    continue
+            break
+        if end is None:
+            i = start
+            continue
+        quote_start = i + 1
+        if len(text[quote_start:end].split()) >= _MIN_WORDS:
+            spans.append((quote_start, end))
+        i = end + 1
+    return spans
+
+
+def _closing(text: str, start: int) -> int | None:
+    """Index of the closing mark of a quote opened just before ``start``, within its paragraph."""
+    paragraph_end = text.find("\n", start)
+    paragraph_end = len(text) if paragraph_end < 0 else paragraph_end
+    for j in range(start, paragraph_end):
+        if text[j] in _CLOSE and (text[j] == "”" or j + 1 >= len(text) or not text[j + 1].isalnum()):
+            if text[j] == '"' and j > start and text[j - 1] == " ":
+                return None  # a straight mark after a space opens the next quote: this one is unclosed
+            return j
+    return None
+
+
+def attribute_quotes(text: str, entities: Sequence[Entity]) -> tuple[Quote, ...]:
+    """Quotations with their speakers resolved to the article's entities."""
+    speakers = sorted(
+        ((m, e) for e in entities if e.type in ("PERSON", "ORG") for m in e.mentions), key=lambda pair: pair[0].start
+    )
+    quotes: list[Quote] = []
+    previous: Quote | None = None
+    for start, end in find_quotations(text):
+        entity, cue = _speaker(text, start, end, speakers)
+        if entity is None and previous is not None and previous.speaker_id and _close_by(text, previous.end, start):
+            entity = next(e for e in entities if e.id == previous.speaker_id)
+            cue = "previous"
+        quote = Quote(
+            text=text[start:end], start=start, end=end, speaker=entity.name if entity else None,
+            speaker_id=entity.id if entity else None, cue=cue if entity else None,  # type: ignore[arg-type]
+        )
+        quotes.append(quote)
+        previous = quote
+    return tuple(quotes)
+
+
+def _speaker(text: str, start: int, end: int, speakers) -> tuple[Entity | None, str | None]:
+    after = end + 1
+    sentence_end = _sentence_end(text, after)
+    # "…,” Kirby said" / "…,” said Kirby" / "…,” State Department spokesman John Kirby told reporters"
+    for mention, entity in speakers:
+        if after <= mention.start < min(after + _WINDOW, sentence_end):
+            between = text[after:mention.start] + " " + text[mention.end:min(mention.end + 40, sentence_end)]
+            if _VERB.search(between):
+                return entity, "after"
+            break
+    if _PRONOUN.match(text, after):
+        before = [pair for pair in speakers if pair[0].end <= start - 1 and pair[1].type == "PERSON"]
+        if before:
+            return before[-1][1], "after"
+    # "Earnest added: “…”" / "Zakharova said that “…”"
+    opening = start - 1
+    for mention, entity in reversed(speakers):
+        if mention.end <= opening and mention.end > opening - _WINDOW:
+            between = text[mention.end:opening]
+            if "\n" not in between and _VERB.search(between) and not any(c in between for c in "”\""):
+                return entity, "before"
+            break
+        if mention.end <= opening - _WINDOW:
+            break
+    return None, None
+
+
+def _sentence_end(text: str, position: int) -> int:
+    match = re.compile(r"[.!?](?:\s|$)|\n").search(text, position)
+    return match.end() if match else len(text)
+
+
+def _close_by(text: str, previous_end: int, start: int) -> bool:
+    """The next quote is in the same paragraph as the previous one, or in the paragraph right after it."""
+    return text.count("\n", previous_end, start) <= 1 and start - previous_end < 600
+
+
