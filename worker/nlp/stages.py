@@ -13,6 +13,7 @@ from worker.nlp.ner import tag_texts
 from worker.nlp.places import resolve_places
 from worker.nlp.quotes import attribute_quotes
 from worker.nlp.repair import repair_mentions
+from worker.nlp.titles import roles as person_roles
 from worker.records import Article, Span
 
 
@@ -35,7 +36,8 @@ class EntityStage:
             article = articles[i]
             lead = article.paragraphs[0] if article.paragraphs else Span(0, min(len(article.text), 400))
             repaired = repair_mentions(article.text, found, self.gazetteer)
-            entities = canonical_entities(repaired.mentions, lead, len(article.text), repaired.decided)
+            roles = person_roles(article.text, repaired.mentions)
+            entities = canonical_entities(repaired.mentions, lead, len(article.text), repaired.decided, roles)
             out[i] = dataclasses.replace(article, entities=entities)
         for i, article in enumerate(articles):
             if not _is_english(article):
