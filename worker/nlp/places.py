@@ -178,7 +178,7 @@ def _best(entries, context, qualifier, dateline_country, prefers_state: bool = F
         place = entry.place
         value = _prior(entry)
         if dominant is not None and place.population == dominant and place.feature_class == "P":
-            value += 2.0
+            value += 3.0
         if place.feature_code not in ("PCLI", "CONT") and place.country_code in context:
             value += 1.5
         if dateline_country and place.country_code == dateline_country and place.feature_code != "PCLI":

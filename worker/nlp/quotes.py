@@ -104,19 +104,22 @@ def attribute_quotes(text: str, entities: Sequence[Entity]) -> tuple[Quote, ...]
 def _speaker(text: str, start: int, end: int, speakers) -> tuple[Entity | None, str | None]:
     after = end + 1
     sentence_end = _sentence_end(text, after)
-    # "…,” Kirby said" / "…,” said Kirby" / "…,” State Department spokesman John Kirby told reporters"
-    for mention, entity in speakers:
-        if after <= mention.start < min(after + _WINDOW, sentence_end):
-            between = text[after:mention.start] + " " + text[mention.end:min(mention.end + 40, sentence_end)]
-            if _VERB.search(between):
-                return entity, "after"
-            break
+    # "…,” Kirby said" / "…,” said Kirby" / "…,” State Department spokesman John Kirby told reporters":
+    # the names in the attribution clause, a person preferred to an organisation named in his title
+    limit = min(after + _WINDOW, sentence_end)
+    clause = [(m, e) for m, e in speakers if after <= m.start < limit]
+    if clause and _VERB.search(text, after, min(clause[-1][0].end + 40, sentence_end)):
+        people = [pair for pair in clause if pair[1].type == "PERSON"]
+        return (people or clause)[0][1], "after"
     if _PRONOUN.match(text, after):
         before = [pair for pair in speakers if pair[0].end <= start - 1 and pair[1].type == "PERSON"]
         if before:
             return before[-1][1], "after"
     # "Earnest added: “…”" / "Zakharova said that “…”"
     opening = start - 1
+    described = _described_speaker(text, opening, speakers)
+    if described is not None:
+        return described, "before"
     for mention, entity in reversed(speakers):
         if mention.end <= opening and mention.end > opening - _WINDOW:
             between = text[mention.end:opening]
@@ -126,6 +129,21 @@ def _speaker(text: str, start: int, end: int, speakers) -> tuple[Entity | None, 
         if mention.end <= opening - _WINDOW:
             break
     return None, None
+
+
+_DESCRIPTION = re.compile(r"(?:according to|said|says|told)\s+(?:the|a)\s+((?:[\w’'-]+\s+){0,4})([\w’'-]+)\s*,[^“\"\n]{0,60}$", re.I)
+
+
+def _described_speaker(text: str, opening: int, speakers) -> Entity | None:
+    """"According to the US spokesman, Russia was “…”": the person whose role has that title word."""
+    match = _DESCRIPTION.search(text, max(0, opening - 120), opening)
+    if match is None:
+        return None
+    head = match.group(2).lower()
+    for mention, entity in reversed(speakers):
+        if mention.end <= opening and entity.role and head in entity.role.lower().split():
+            return entity
+    return None
 
 
 def _sentence_end(text: str, position: int) -> int:

@@ -35,6 +35,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     if gazetteer is None:
         return Repaired([m for m in mentions if m.label in KEPT_LABELS], frozenset())
     mentions, decided = _dateline_places(text, mentions)
+    mentions, particles = _particle_names(text, mentions)
+    decided |= particles
     mentions, people = people_after_titles(text, mentions)
     decided |= people
     mentions, teams = _teams(text, mentions, gazetteer)
@@ -123,6 +125,36 @@ def _surnames(text: str, mentions: Sequence[Mention]) -> list[Mention]:
         if word in surnames or (word.isupper() and word.title() in surnames):
             found.append(Mention(start, end, word, "PERSON"))
     return found
+
+
+_PARTICLE = r"(?:al|el|ad|as|bin|ibn|abu|de|da|di|du|del|della|der|van|von|ter|le|la)"
+_PARTICLE_TAIL = re.compile(rf"(?: {_PARTICLE}[- ]|-)[A-Z][\w'-]*[a-z](?<!’s)")
+_PARTICLE_NAME = re.compile(rf"^[A-Z][\w'-]+ {_PARTICLE}[- ][A-Z][\w'-]+$")
+
+
+def _particle_names(text: str, mentions: Sequence[Mention]) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """Personal names written with a particle: "Bashar al-Assad" where the model saw only "Bashar" (or two
+    names), and "Staffan de Mistura" that it called an ORG."""
+    out: list[Mention] = []
+    decided: set[tuple[int, int]] = set()
+    skip_until = -1
+    ordered = sorted(mentions, key=lambda m: m.start)
+    for mention in ordered:
+        if mention.start < skip_until:
+            continue
+        if mention.label == "PERSON":
+            tail = _PARTICLE_TAIL.match(text, mention.end)
+            if tail is not None:
+                end = tail.end()
+                out.append(Mention(mention.start, end, text[mention.start:end], "PERSON"))
+                skip_until = end  # the surname piece the model may have tagged on its own is part of this name
+                continue
+        elif _PARTICLE_NAME.match(mention.text) and not any(c.isdigit() for c in mention.text):
+            out.append(Mention(mention.start, mention.end, mention.text, "PERSON"))
+            decided.add((mention.start, mention.end))
+            continue
+        out.append(mention)
+    return out, decided
 
 
 # A wire dateline on its own line: "TAVILDARA , Tajikistan 1996-08-30", "BUDAPEST 1996-08-30".

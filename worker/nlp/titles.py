@@ -23,9 +23,13 @@ TITLE_WORDS = frozenset(
     """.split()
 )
 # words that may stand inside a title phrase without being capitalised ("minister of foreign affairs")
-_LINKS = frozenset({"of", "for", "and", "foreign", "defence", "defense", "interior", "finance", "state", "deputy",
+_LINKS = frozenset({"of", "for", "foreign", "defence", "defense", "interior", "finance", "state", "deputy",
                     "special", "prime", "senior", "top", "chief", "former", "acting", "general", "press"})
 _WORD = re.compile(r"[\w.'’-]+")
+# capitalised only because they open a sentence: never part of a title
+_SENTENCE_OPENERS = frozenset(
+    "earlier later meanwhile then now also but and yet however today yesterday separately instead still".split()
+)
 _APPOSITIVE = re.compile(r",\s+(?:the\s+|a\s+|an\s+)?([^,.;:\n“”\"]{3,80}?)\s*(?=[,.;]|$)")
 
 
@@ -53,8 +57,13 @@ def title_before(text: str, start: int) -> tuple[int, str] | None:
         if word.lower() in ("the", "a", "an"):
             break
         first = i
-    while first < len(words) - 1 and words[first].group(0).lower() in ("of", "for", "and"):
+    while first < len(words) - 1 and words[first].group(0).lower() in ("of", "for"):
         first += 1
+    # a sentence's first word is capitalised whatever it is: "Earlier Russian President" starts at "Russian"
+    sentence_start = text[line_start:words[first].start()].strip() == "" or text[:words[first].start()].rstrip()[-1:] in ".!?"
+    if sentence_start and first < len(words) - 1 and not is_title(words[first].group(0)):
+        if words[first].group(0).lower() in _SENTENCE_OPENERS:
+            first += 1
     phrase_start = words[first].start()
     return phrase_start, text[phrase_start:words[-1].end()]
 
