@@ -16,6 +16,7 @@ instead of ``news.articles`` and a second agent links them and publishes both ou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import time
@@ -35,10 +36,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from worker import codec
 from worker.deadletter import dead_letter
 from worker.kafka.broker import free_port
+from worker.kafka.topics import stories_topic
 from worker.pipeline import Outcome, Pipeline, StageObserver, build_pipeline
-from worker.records import Envelope, Origin, Rejection, RejectCode
+from worker.records import Article, DateMention, Dateline, Envelope, Origin, Rejection, RejectCode, Span
 from worker.security import faust_credentials
 from worker.settings import Settings
+from worker.stories import LinkConfig, StoryIndex, followup_event, link
+from worker.stories.table import index_from_table, write_change
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +77,10 @@ class OutgoingMessage:
     dead_letter_code: str | None = None
 
 
-def route_outcomes(outcomes: Sequence[Outcome], settings: Settings, failed_at: datetime) -> list[OutgoingMessage]:
-    """Outcomes → messages: each article to the articles topic keyed by its id, each rejection to the dead letters.
+def route_outcomes(outcomes: Sequence[Outcome], settings: Settings, failed_at: datetime,
+                   articles_topic: str | None = None) -> list[OutgoingMessage]:
+    """Outcomes → messages: each article keyed by its id to ``articles_topic`` (default: the articles topic),
+    each rejection to the dead letters.
 
     Pure. reads: Outcome.articles, Outcome.rejection — writes: the messages the worker publishes.
     """
@@ -84,9 +90,30 @@ def route_outcomes(outcomes: Sequence[Outcome], settings: Settings, failed_at: d
             messages.append(dead_letter_message(outcome.envelope, outcome.rejection, settings, failed_at))
             continue
         for article in outcome.articles:
-            messages.append(OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(article),
-                                            outcome.envelope))
+            messages.append(OutgoingMessage(articles_topic or settings.topic_articles, article.id.encode(),
+                                            codec.dumps(article), outcome.envelope))
     return messages
+
+
+def article_from_plain(data: dict[str, Any]) -> Article:
+    """An ``Article`` back from its JSON form (``codec.to_plain``), for the linking agent on the internal topic.
+
+    The tagging stages' items (entities, places, quotes) stay plain dicts: the linker reads them either way,
+    and they serialize back to the same JSON.
+    """
+    fields = dict(data)
+    for name in ("published_at", "fetched_at"):
+        if fields.get(name) is not None:
+            fields[name] = datetime.fromisoformat(fields[name])
+    for name in ("paragraphs", "sentences"):
+        fields[name] = tuple(Span(**span) for span in fields.get(name) or ())
+    if fields.get("dateline") is not None:
+        fields["dateline"] = Dateline(**fields["dateline"])
+    fields["dates"] = tuple(DateMention(**mention) for mention in fields.get("dates") or ())
+    for name in ("notices", "entities", "locations", "focus_locations", "quotes"):
+        fields[name] = tuple(fields.get(name) or ())
+    known = {f.name for f in dataclasses.fields(Article)}
+    return Article(**{name: value for name, value in fields.items() if name in known})
 
 
 def dead_letter_message(envelope: Envelope, rejection: Rejection, settings: Settings,
@@ -403,7 +430,8 @@ class Runtime:
                             outcome.rejection.reason)
         logger.debug("processed batch of %d from %s in %.3f s", len(envelopes), _span(envelopes),
                      time.perf_counter() - started)
-        return route_outcomes(outcomes, self.settings, now)
+        # Articles go on to the linking agent through the internal single-partition topic.
+        return route_outcomes(outcomes, self.settings, now, articles_topic=stories_topic(self.settings))
 
     def close(self) -> None:
         self._host.close()
@@ -528,6 +556,44 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
 
     app.newsworker_agent = enrich  # type: ignore[attr-defined]
 
+    # --- follow-up linking: one agent instance sees every article (single partition) and owns the story index
+    link_config = LinkConfig()
+    # JSON keys and values: article ids come back from the changelog as str, entries as plain dicts.
+    story_table = app.Table("story_index", default=None, partitions=1,
+                            schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    decisions = app.Table("followup_decisions", default=None, partitions=1,
+                          schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    stories = app.topic(stories_topic(settings), key_type=bytes, value_type=bytes, key_serializer="raw",
+                        value_serializer="raw", partitions=1)
+
+    @app.agent(stories, name="link")
+    async def link_stories(stream: faust.StreamT) -> None:
+        """reads: enriched articles, the story table — writes: Article.followup, the story table, both outputs."""
+        index: StoryIndex | None = None  # rebuilt from the recovered table each time the agent (re)starts
+        async for event in stream.events():
+            if index is None:
+                index = index_from_table(story_table, retention_seconds=link_config.retention_seconds)
+                logger.info("story index rebuilt from %d table entries", len(index.entries))
+            envelope = envelope_from_message(event.message)
+            now = datetime.now(timezone.utc)
+            try:
+                article = article_from_plain(codec.loads(envelope.value or b""))
+            except Exception as exc:  # only this worker writes the topic; a bad record is a bug, kept for replay
+                logger.error("unreadable article on %s: %s: %s", envelope.origin.describe(), type(exc).__name__, exc)
+                rejection = Rejection(RejectCode.PROCESSING_ERROR, f"linking input unreadable: {exc}")
+                messages = [dead_letter_message(envelope, rejection, settings, now)]
+            else:
+                messages = link_messages(index, story_table, decisions, article, envelope, settings,
+                                         link_config, metrics)
+            try:
+                await publisher.publish(messages)
+            except PublishFailed as exc:
+                logger.critical("giving up on %s: %s", envelope.origin.describe(), exc)
+                await app.crash(exc)
+                return
+
+    app.newsworker_link_agent = link_stories  # type: ignore[attr-defined]
+
     @app.task
     async def build_pipeline_at_start() -> None:
         # Start loading models now, so readiness does not wait for the first message.
@@ -558,6 +624,42 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
         runtime.close()
 
     return app
+
+
+def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Article, envelope: Envelope,
+                  settings: Settings, config: LinkConfig, metrics: WorkerMetrics) -> list[OutgoingMessage]:
+    """Link one article: update the index and its tables, and say what to publish (article + follow-up event).
+
+    ``decisions`` keeps each published decision (plain JSON) until its article leaves the index: a redelivered
+    article gets the very same output again instead of being linked to itself. A linking failure must not
+    cost the article: it is published unlinked, with a notice saying why.
+    """
+    earlier = decisions.get(article.id)
+    if earlier is not None:
+        followup_plain, event = earlier["followup"], earlier["event"]
+    else:
+        started = time.perf_counter()
+        try:
+            change, followup = link(index, article, config)
+            index.apply(change)
+            write_change(table, index, change)
+            for evicted in change.evict:
+                decisions.pop(evicted, None)
+            followup_plain = codec.to_plain(followup)
+            event = followup_event(article, followup)
+            decisions[article.id] = {"followup": followup_plain, "event": event}
+        except Exception as exc:
+            logger.exception("linking failed for article %s from %s", article.id, envelope.origin.describe())
+            notice = {"stage": "followup", "reason": f"linking failed: {type(exc).__name__}: {exc}"}
+            unlinked = dataclasses.replace(article, notices=(*article.notices, notice))
+            return [OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(unlinked), envelope)]
+        finally:
+            metrics.observe_stage("followup", time.perf_counter() - started, 1)
+    linked = dataclasses.replace(article, followup=followup_plain)
+    return [
+        OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(linked), envelope),
+        OutgoingMessage(settings.topic_followups, event["story_id"].encode(), codec.dumps(event), envelope),
+    ]
 
 
 def readiness(app: faust.App) -> dict[str, Any]:

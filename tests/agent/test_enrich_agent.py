@@ -18,11 +18,14 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from worker import app as app_module
 from worker import codec
 from worker.app import Publisher, PublishFailed, ThreadHost, WorkerMetrics, create_app, readiness, web_routes
+from worker.kafka.topics import stories_topic
 from worker.pipeline import Pipeline, build_pipeline
 from worker.settings import Settings
 
 SETTINGS = Settings(profile="dev", app_id="agent-test", topic_raw="in.raw", topic_articles="out.articles",
-                    topic_deadletter="out.dead", batch_size=4, batch_timeout=0.05, web_enabled=False)
+                    topic_followups="out.followups", topic_deadletter="out.dead", batch_size=4, batch_timeout=0.05,
+                    web_enabled=False)
+STORIES = stories_topic(SETTINGS)  # where enrich sends articles on to the linking agent
 
 
 class RecordingSender:
@@ -77,10 +80,10 @@ async def test_articles_go_out_keyed_by_id_and_bad_input_to_the_dead_letters():
         await agent.put(GOOD, key=b"https://agent.example/1", partition=1, wait=False)
         await agent.put(BAD, key=b"k2", partition=1, headers=[("trace", b"abc")], wait=False)
         await until(lambda: len(sender.sent) == 2)
-    (article,) = sender.bodies("out.articles")
+    (article,) = sender.bodies(STORIES)
     (letter,) = sender.bodies("out.dead")
     assert article["source_id"] == "ag-1" and article["headline"] == "Bridge reopens"
-    assert [key for topic, key, _, _ in sender.sent if topic == "out.articles"] == [article["id"].encode()]
+    assert [key for topic, key, _, _ in sender.sent if topic == STORIES] == [article["id"].encode()]
     assert letter["error"]["code"] == "invalid_json"
     assert base64.b64decode(letter["value_base64"]) == BAD
     assert base64.b64decode(letter["key_base64"]) == b"k2"
@@ -89,7 +92,7 @@ async def test_articles_go_out_keyed_by_id_and_bad_input_to_the_dead_letters():
     assert letter["source"]["offset"] == 1  # the test channel numbers messages from 0
     metrics = app.newsworker.metrics.render().decode()
     assert 'newsworker_dead_letters_total{code="invalid_json"} 1.0' in metrics
-    assert 'newsworker_produced_messages_total{topic="out.articles"} 1.0' in metrics
+    assert f'newsworker_produced_messages_total{{topic="{STORIES}"}} 1.0' in metrics
     assert 'newsworker_stage_seconds_count{stage="normalize"}' in metrics
 
 
@@ -109,7 +112,7 @@ async def test_messages_are_processed_in_batches_no_larger_than_the_setting():
             await agent.put(codec.dumps({"id": f"b{n}", "text": f"Story number {n} happened today."}), wait=False)
         await until(lambda: len(sender.sent) == 10)
     assert sum(sizes) == 10 and max(sizes) <= SETTINGS.batch_size and len(sizes) >= 3
-    assert sorted(b["source_id"] for b in sender.bodies("out.articles")) == sorted(f"b{n}" for n in range(10))
+    assert sorted(b["source_id"] for b in sender.bodies(STORIES)) == sorted(f"b{n}" for n in range(10))
 
 
 async def test_retriable_broker_errors_are_retried_until_delivered():
@@ -119,13 +122,13 @@ async def test_retriable_broker_errors_are_retried_until_delivered():
     async with app.newsworker_agent.test_context() as agent:
         await agent.put(GOOD, wait=False)
         await until(lambda: len(sender.sent) == 1)
-    assert sender.attempts == {"out.articles": 3}
-    assert sender.bodies("out.articles")[0]["source_id"] == "ag-1"
-    assert 'newsworker_send_retries_total{topic="out.articles"} 2.0' in app.newsworker.metrics.render().decode()
+    assert sender.attempts == {STORIES: 3}
+    assert sender.bodies(STORIES)[0]["source_id"] == "ag-1"
+    assert f'newsworker_send_retries_total{{topic="{STORIES}"}} 2.0' in app.newsworker.metrics.render().decode()
 
 
 async def test_an_output_the_broker_refuses_turns_its_input_into_a_processing_error_dead_letter():
-    refuse_articles = lambda topic, attempt: MessageSizeTooLargeError() if topic == "out.articles" else None  # noqa: E731
+    refuse_articles = lambda topic, attempt: MessageSizeTooLargeError() if topic == STORIES else None  # noqa: E731
     sender = RecordingSender(refuse_articles)
     app = make_app(sender)
     async with app.newsworker_agent.test_context() as agent:
@@ -133,9 +136,9 @@ async def test_an_output_the_broker_refuses_turns_its_input_into_a_processing_er
         await until(lambda: len(sender.sent) == 1)
     (letter,) = sender.bodies("out.dead")
     assert letter["error"]["code"] == "processing_error"
-    assert "out.articles" in letter["error"]["reason"] and "MessageSizeTooLarge" in letter["error"]["reason"]
+    assert STORIES in letter["error"]["reason"] and "MessageSizeTooLarge" in letter["error"]["reason"]
     assert base64.b64decode(letter["value_base64"]) == GOOD
-    assert sender.attempts["out.articles"] == 1  # not retried: the error's class says it will not get better
+    assert sender.attempts[STORIES] == 1  # not retried: the error's class says it will not get better
 
 
 async def test_a_pipeline_that_raises_dead_letters_the_whole_batch_and_the_agent_goes_on():
@@ -164,7 +167,7 @@ async def test_a_pipeline_that_raises_dead_letters_the_whole_batch_and_the_agent
     (letter,) = sender.bodies("out.dead")
     assert letter["error"]["code"] == "processing_error" and "model crashed" in letter["error"]["reason"]
     assert base64.b64decode(letter["value_base64"]) == GOOD
-    assert [a["source_id"] for a in sender.bodies("out.articles")] == ["after"]
+    assert [a["source_id"] for a in sender.bodies(STORIES)] == ["after"]
 
 
 async def test_publisher_gives_up_after_bounded_retries(monkeypatch):
@@ -182,7 +185,7 @@ async def test_publisher_gives_up_after_bounded_retries(monkeypatch):
         app_module.datetime.now(app_module.timezone.utc))
     with pytest.raises(PublishFailed):
         await publisher.publish(messages)
-    assert sender.attempts == {"out.articles": 3}
+    assert sender.attempts == {"out.articles": 3}  # route_outcomes without a topic: the public one
     assert slept == [0.25, 0.5]  # doubling backoff between attempts
 
 

@@ -28,11 +28,16 @@ class TopicSpec:
     replication: int
 
 
+def stories_topic(settings: Settings) -> str:
+    """The internal topic between enrichment and follow-up linking (one partition: one linker sees all)."""
+    return f"{settings.app_id}-stories"
+
+
 def worker_topics(settings: Settings) -> list[TopicSpec]:
-    """Input, output and dead-letter topics with the partition counts the settings ask for.
+    """Input, output, dead-letter and the internal linking topic, with the partition counts asked for.
 
     >>> [t.name for t in worker_topics(Settings())]
-    ['news.raw', 'news.articles', 'news.followups', 'news.deadletter']
+    ['news.raw', 'news.articles', 'news.followups', 'news.deadletter', 'newsworker-stories']
     """
     replication = settings.replication_factor
     return [
@@ -40,6 +45,8 @@ def worker_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_articles, settings.partitions_articles, replication),
         TopicSpec(settings.topic_followups, settings.partitions_followups, replication),
         TopicSpec(settings.topic_deadletter, settings.partitions_deadletter, replication),
+        # Internal, so not configurable on its own: it follows the app id like Faust's changelog topics.
+        TopicSpec(stories_topic(settings), 1, replication),
     ]
 
 
