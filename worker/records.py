@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the item types live beside their stages (worker/nlp); only annotations name them here
+    from worker.nlp.items import Entity, Location, Quote
 
 SCHEMA_VERSION = 1
 
@@ -159,9 +162,9 @@ class Article:
     schema_version: int = SCHEMA_VERSION
     # Filled by the entity, place and quote stages (worker/nlp) and the follow-up stage (worker/stories);
     # their item types live beside those stages and are described in schemas/article.schema.json.
-    entities: tuple[Any, ...] = ()
-    locations: tuple[Any, ...] = ()
-    focus_locations: tuple[Any, ...] = ()
-    dateline_location: Any = None
-    quotes: tuple[Any, ...] = ()
+    entities: tuple[Entity, ...] = ()
+    locations: tuple[Location, ...] = ()
+    focus_locations: tuple[Location, ...] = ()
+    dateline_location: Location | None = None
+    quotes: tuple[Quote, ...] = ()
     followup: Any = None

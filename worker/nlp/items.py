@@ -89,4 +89,4 @@ class Quote:
     end: int
     speaker: str | None  # the canonical name of the speaker entity
     speaker_id: str | None  # the id of that entity in Article.entities
-    cue: Literal["after", "before", "inside", "previous"] | None = None
+    cue: Literal["after", "before", "previous"] | None = None
