@@ -161,6 +161,9 @@ class WorkerMetrics:
                                     ["topic"], registry=self.registry)
         self.lag = Gauge("newsworker_consumer_lag", "High watermark minus next offset to process.",
                          ["topic", "partition"], registry=self.registry)
+        self.redelivered = Counter("newsworker_redelivered_records",
+                                   "Records delivered again at an offset this worker had already taken; skipped.",
+                                   ["topic"], registry=self.registry)
 
     def observe_stage(self, stage: str, seconds: float, items: int) -> None:
         """``Pipeline.observe``: called from the executor thread (prometheus-client is thread-safe)."""
@@ -410,6 +413,8 @@ class Runtime:
 
     async def process(self, envelopes: Sequence[Envelope]) -> list[OutgoingMessage]:
         """Run the pipeline on a batch off the event loop and route the outcomes. Never raises for bad data."""
+        if not envelopes:
+            return []
         self.metrics.batch_size.observe(len(envelopes))
         for envelope in envelopes:
             self.metrics.consumed.labels(envelope.origin.topic or "").inc()
@@ -453,6 +458,34 @@ def _span(envelopes: Sequence[Envelope]) -> str:
 # --------------------------------------------------------------------------------------------- the app
 
 
+class OffsetGuard:
+    """Remembers the highest offset taken per partition in this process, to skip records delivered twice.
+
+    A fetch can hand the same record over twice (measured against the embedded broker: the last record of a
+    partition arrived twice in one batch, and Faust's fetcher lets an offset equal to the last one read through).
+    Processing it again would publish its outputs twice. Kafka offsets only grow along a partition, and this
+    process publishes everything it takes (or stops), so a record at or below the highest offset taken here has
+    its outputs out already, even when the partition went to another worker and came back in between.
+    """
+
+    def __init__(self, metrics: WorkerMetrics) -> None:
+        self.metrics = metrics
+        self.highest: dict[Any, int] = {}
+
+    def fresh(self, events: Sequence[Any]) -> list[Any]:
+        """The events not taken before, in order; the others are counted and left for the caller to ack."""
+        kept = []
+        for event in events:
+            tp, offset = event.message.tp, event.message.offset
+            if offset <= self.highest.get(tp, -1):
+                self.metrics.redelivered.labels(tp.topic).inc()
+                logger.debug("skipping %s[%d]@%d: taken before", tp.topic, tp.partition, offset)
+                continue
+            self.highest[tp] = offset
+            kept.append(event)
+        return kept
+
+
 def faust_options(settings: Settings) -> dict[str, Any]:
     """Faust configuration from the settings (both profiles)."""
     session_timeout = settings.effective_session_timeout
@@ -493,6 +526,7 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
     metrics = WorkerMetrics()
     publisher = Publisher(sender or (lambda: app.producer), settings, metrics)
     runtime = Runtime(settings, host(pipeline_factory, settings), publisher, metrics)
+    guard = OffsetGuard(metrics)
     app.newsworker = runtime  # type: ignore[attr-defined]
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes,
                           key_serializer="raw", value_serializer="raw", partitions=settings.partitions_raw)
@@ -519,7 +553,8 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
             in_flight: asyncio.Future[None] | None = None
             while True:
                 events = await batches.get()
-                envelopes = [envelope_from_message(event.message) for event in events]
+                # Records delivered twice are acked with their batch but not processed again.
+                envelopes = [envelope_from_message(event.message) for event in guard.fresh(events)]
                 try:
                     messages = await runtime.process(envelopes)  # dead-letters bad data, never raises for it
                 except Exception as exc:  # no pipeline (its models failed to load): nothing useful can run
@@ -571,6 +606,8 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
         """reads: enriched articles, the story table — writes: Article.followup, the story table, both outputs."""
         index: StoryIndex | None = None  # rebuilt from the recovered table each time the agent (re)starts
         async for event in stream.events():
+            if not guard.fresh([event]):
+                continue  # delivered twice: its outputs are out already (stream.events() acks it)
             if index is None:
                 index = index_from_table(story_table, retention_seconds=link_config.retention_seconds)
                 logger.info("story index rebuilt from %d table entries", len(index.entries))
