@@ -93,7 +93,7 @@ def chunk_spans(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:
     return spans
 
 
-def tag_texts(nlp: Any, texts: Sequence[str], batch_size: int = 64) -> list[list[Mention]]:
+def tag_texts(nlp: Any, texts: Sequence[str], batch_size: int = 16) -> list[list[Mention]]:
     """NER mentions of names (``NAME_LABELS``) for each text, offsets into that text, in text order."""
     pieces: list[tuple[int, int, int]] = []  # (text index, chunk start, chunk end)
     for index, text in enumerate(texts):

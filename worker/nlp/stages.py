@@ -26,7 +26,9 @@ class EntityStage:
 
     nlp: Any
     gazetteer: Gazetteer | None = None  # for relabelling and recovering well-known places the model misses
-    batch_size: int = 64
+    # Texts per nlp.pipe batch. Measured on 100 GeoWebNews articles: 16 is as fast as 64 per core and peaks at
+    # ~305 MB instead of ~618 MB (spaCy holds a batch's activations at once), which keeps the worker under 700 MB.
+    batch_size: int = 16
 
     def __call__(self, articles: Sequence[Article]) -> list[Article]:
         english = [i for i, a in enumerate(articles) if _is_english(a)]
