@@ -3,8 +3,9 @@
 Both runs process the same N raw messages, made from the good articles of ``worker/samples`` (each copy with
 its own id, so every output is a distinct article):
 
-* **offline**: ``Pipeline.run`` on the messages in batches of ``NEWSWORKER_BATCH_SIZE`` in this process, after
-  one warm-up batch — the most the worker could do;
+* **offline**: the worker's work without Kafka, as ``newsworker enrich`` does it — ``Pipeline.run`` in batches of
+  ``NEWSWORKER_BATCH_SIZE`` and follow-up linking of every article in order — in this process, after one
+  warm-up batch: the most the worker could do;
 * **end to end**: the embedded broker, ``newsworker worker`` as a child process (models loaded, group joined
   before the clock starts), the messages published at once, the clock stopped when the last input has come out.
   The worker gets one warm-up batch first (offline gets one too).
@@ -64,18 +65,26 @@ def bench_messages(count: int, prefix: str = "bench") -> list[Any]:
 
 
 def offline_rate(settings: Settings, messages: list[Any]) -> tuple[float, list[int]]:
-    """Messages per second of ``Pipeline.run`` in batches, after a warm-up batch; and each message's article count."""
+    """Messages per second of the worker's work done offline, as ``newsworker enrich`` does it: ``Pipeline.run``
+    in batches, then follow-up linking of every article in order (in-memory index). After a warm-up batch.
+    Returns the rate and each message's article count.
+    """
     from worker.pipeline import build_pipeline
     from worker.records import Envelope, Origin
+    from worker.stories import StoryLinker
 
     pipeline = build_pipeline(settings)
+    linker = StoryLinker()
     envelopes = [Envelope(value=m.value, key=m.key, headers=m.headers, origin=Origin(topic="bench", offset=i))
                  for i, m in enumerate(messages)]
     pipeline.run(envelopes[: settings.batch_size])  # warm-up: first-call costs (lazy imports, caches)
     counts: list[int] = []
     started = time.perf_counter()
     for start in range(0, len(envelopes), settings.batch_size):
-        counts += [len(o.articles) for o in pipeline.run(envelopes[start : start + settings.batch_size])]
+        for outcome in pipeline.run(envelopes[start : start + settings.batch_size]):
+            counts.append(len(outcome.articles))
+            for article in outcome.articles:
+                linker.link_one(article)
     return len(envelopes) / (time.perf_counter() - started), counts
 
 
@@ -269,7 +278,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     messages = bench_messages(args.messages)
     print(f"bench pipeline: {len(messages)} messages (the good samples, cycled), batch size {settings.batch_size}")
     offline, counts = offline_rate(settings, messages)
-    print(f"  offline     Pipeline.run in this process:       {offline:8.1f} msg/s ({sum(counts)} articles)")
+    print(f"  offline     Pipeline.run + linking in this process: {offline:8.1f} msg/s ({sum(counts)} articles)")
     e2e = end_to_end(settings, messages, counts, args.timeout, args.profile, args.latency_messages,
                      args.latency_rate)
     print(f"  end to end  embedded broker + worker ({args.profile}): {e2e['rate']:8.1f} msg/s "
