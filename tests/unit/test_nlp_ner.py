@@ -12,7 +12,9 @@ from worker.nlp import EntityStage
 from worker.nlp.entities import group_mentions, name_tokens
 from worker.nlp.items import Mention
 from worker.nlp.model import load_ner_model
-from worker.nlp.ner import chunk_spans, is_shouting, truecase
+from worker.nlp.gazetteer import load_gazetteer
+from worker.nlp.ner import chunk_spans, is_shouting, tag_texts, truecase
+from worker.nlp.repair import repair_mentions
 from worker.records import Article
 
 STORY = (
@@ -124,3 +126,45 @@ def test_thousands_of_capitalised_tokens_stay_bounded(stage: EntityStage) -> Non
     [tagged] = stage([article(table)])
     assert time.perf_counter() - started < 300
     assert all(table[m.start : m.end] == m.text for e in tagged.entities for m in e.mentions)
+
+
+class _RunTogether:
+    """A fake model that reads each whole text as one PERSON: the run-together mentions the small model makes of
+    table rows and results lines."""
+
+    def pipe(self, texts, batch_size=16):
+        for text in texts:
+            yield _Doc([_Ent(0, len(text), "PERSON")])
+
+
+class _Ent:
+    def __init__(self, start_char, end_char, label_):
+        self.start_char, self.end_char, self.label_ = start_char, end_char, label_
+
+
+class _Doc:
+    def __init__(self, ents):
+        self.ents = ents
+
+
+def test_run_together_mentions_are_cut_at_separators_and_lose_trailing_figures() -> None:
+    text = "Tomas Lindqvist ( Sweden ) 63\nGreta Holm , Uppsala 4-28"
+    [mentions] = tag_texts(_RunTogether(), [text])
+    assert [m.text for m in mentions] == ["Tomas Lindqvist", "Sweden", "Greta Holm", "Uppsala"]
+    assert all(text[m.start : m.end] == m.text for m in mentions)
+    [kept] = tag_texts(_RunTogether(), ["Ridley Scott, Jr."])
+    assert [m.text for m in kept] == ["Ridley Scott, Jr."]
+
+
+def test_a_bare_nationality_or_people_is_norp_whatever_the_model_said() -> None:
+    gazetteer = load_gazetteer()
+    text = "Two Rwandans and an Iraqi met Chechens near Kigali; Iraqi Airways flew them."
+    found = [
+        Mention(4, 12, "Rwandans", "PERSON"),
+        Mention(20, 25, "Iraqi", "ORG"),
+        Mention(30, 38, "Chechens", "LOC"),
+        Mention(44, 50, "Kigali", "GPE"),
+        Mention(52, 65, "Iraqi Airways", "ORG"),
+    ]
+    labels = {m.text: m.label for m in repair_mentions(text, found, gazetteer).mentions}
+    assert labels == {"Rwandans": "NORP", "Iraqi": "NORP", "Chechens": "NORP", "Kigali": "GPE", "Iraqi Airways": "ORG"}

@@ -72,7 +72,7 @@ _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
 
 # Demonyms and adjectives the sources lack, or that mean a country other than the one they list first.
 _DEMONYMS: dict[str, str] = {
-    "American": "US", "British": "GB", "English": "GB",
+    "American": "US", "British": "GB", "Briton": "GB", "English": "GB", "Tajik": "TJ", "Azeri": "AZ",
     "Scottish": "GB", "Welsh": "GB", "Irish": "IE", "Dutch": "NL", "Swiss": "CH", "Saudi": "SA",
     "Emirati": "AE", "Filipino": "PH", "Israeli": "IL", "Palestinian": "PS",
     "Afghan": "AF", "Pakistani": "PK", "Iraqi": "IQ",

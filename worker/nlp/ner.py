@@ -27,6 +27,7 @@ _LOWER_WORDS = frozenset(
 )
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _TRAILING_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+_FIGURE = re.compile(r"[\d.,:/%-]*\d[\d.,:/%-]*")
 
 
 def is_shouting(line: str) -> bool:
@@ -104,10 +105,36 @@ def tag_texts(nlp: Any, texts: Sequence[str], batch_size: int = 16) -> list[list
         text = texts[index]
         for ent in doc.ents:
             if ent.label_ in NAME_LABELS:
-                mention = _trimmed(text, offset + ent.start_char, offset + ent.end_char, ent.label_)
-                if mention is not None:
-                    mentions[index].append(mention)
+                for start, end in _name_pieces(text, offset + ent.start_char, offset + ent.end_char):
+                    mention = _trimmed(text, start, end, ent.label_)
+                    if mention is not None:
+                        mentions[index].append(mention)
     return mentions
+
+
+# Separators no name spans: a line break, a spaced dash or bracket, a comma. The model runs a table row or a
+# results line together ("Scott Draper ( Australia", "Lithuania - Danius Gleveckas", "Oval , Surrey").
+_SEPARATOR = re.compile(r"\s*\n\s*| [-–—(){}\[\]] | [()] ?|, ")
+# what may follow a comma inside one name: "Martin Luther King, Jr.", "Acme, Inc."
+_AFTER_COMMA_IN_NAME = re.compile(r"(?:Jr|Sr|Inc|Ltd|LLC|Co|Corp|PLC|AG|SA|NV)\b\.?")
+
+
+def _name_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut at the separators no name spans.
+
+    >>> text = "Scott Draper ( Australia ) won"
+    >>> [text[s:e] for s, e in _name_pieces(text, 0, 24)]
+    ['Scott Draper', 'Australia']
+    """
+    pieces = []
+    piece_start = start
+    for match in _SEPARATOR.finditer(text, start, end):
+        if match.group(0) == ", " and _AFTER_COMMA_IN_NAME.match(text, match.end()):
+            continue
+        pieces.append((piece_start, match.start()))
+        piece_start = match.end()
+    pieces.append((piece_start, end))
+    return [(s, e) for s, e in pieces if e > s]
 
 
 def _trimmed(text: str, start: int, end: int, label: str) -> Mention | None:
@@ -120,12 +147,13 @@ def _trimmed(text: str, start: int, end: int, label: str) -> Mention | None:
     if possessive and possessive.start() > 0:
         end = start + possessive.start()
     surface = text[start:end].rstrip()
-    # names end with a capitalised word or a number: "Interfax news agency" is the name "Interfax"
+    # names end with a capitalised word: "Interfax news agency" is the name "Interfax", and a figure after a
+    # name is a score or a count ("J. Ratcliffe 63", "Kent 108-3")
     words = surface.split(" ")
-    while len(words) > 1 and words[-1][:1].islower():
+    while len(words) > 1 and (words[-1][:1].islower() or _FIGURE.fullmatch(words[-1])):
         words.pop()
     surface = " ".join(words)
-    if not surface:
+    if not any(c.isalpha() for c in surface):
         return None
     return Mention(start, start + len(surface), surface, label)
 

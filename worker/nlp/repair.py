@@ -39,8 +39,10 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= particles
     mentions, people = people_after_titles(text, mentions)
     decided |= people
-    mentions, teams = _teams(text, mentions, gazetteer)
+    mentions, teams = _teams(text, mentions, gazetteer, frozenset(decided))
     decided |= teams
+    mentions, peoples = _peoples(mentions, gazetteer)
+    decided |= peoples
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
         if len(name_key(m.text).split()) > 1
@@ -184,8 +186,11 @@ _SCORE_AFTER = re.compile(r" (?:\d{1,3}(?:-\d{1,2})?)(?= |$|,|\.)(?!-\d)")
 _RESULT_LINE = re.compile(r"^.*[A-Za-z].* \d{1,3}(?:-\d{1,2})?(?: |$|,).*$", re.MULTILINE)
 
 
-def _teams(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
-    """In a results story, a town, county or state followed by a score is a team: an ORG, in every mention.
+def _teams(
+    text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, decided: frozenset[tuple[int, int]]
+) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """In a results story, a town, county or state followed by a score is a team: an ORG, in every mention
+    except those an earlier rule decided (the dateline "NEW YORK 1996-08-29" is the city).
 
     Countries stay places: national sides are reported (and annotated) under the country's name.
     """
@@ -201,8 +206,38 @@ def _teams(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> tupl
         return list(mentions), set()
     out, decided = [], set()
     for m in mentions:
-        if name_key(m.text) in scored:
+        if name_key(m.text) in scored and (m.start, m.end) not in decided:
             out.append(Mention(m.start, m.end, m.text, "ORG"))
+            decided.add((m.start, m.end))
+        else:
+            out.append(m)
+    return out, decided
+
+
+# Peoples and faiths with no country of their own: NORP whatever the model says ("Chechens", "Hutu", "Sikh").
+_PEOPLES = frozenset(
+    """
+    arab bedouin basque berber catalan chechen cossack druze flemish walloon hindu hutu tutsi jew jewish kurd
+    kurdish muslim moslem christian catholic protestant orthodox sikh buddhist shiite shia sunni sunnite alawite
+    maronite copt coptic pashtun tamil sinhalese tuareg uighur uyghur tibetan zulu xhosa roma serb croat slav
+    latino hispanic aborigine maori inuit baloch balochi ossetian ingush abkhaz hazara uzbek tajik turkmen yazidi
+    """.split()
+)
+
+
+def _peoples(mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """A one-word nationality or people is NORP, singular or plural ("Rwandan", "Iraqis", "Chechens").
+
+    The model often calls a bare demonym PERSON or ORG; a demonym inside a longer name ("Iraqi Airways") is left.
+    """
+    out, decided = [], set()
+    for m in mentions:
+        key = name_key(m.text)
+        singular = key[:-1] if key.endswith("s") else key
+        if m.label != "NORP" and " " not in key and any(
+            gazetteer.demonyms.get(k) is not None or k in _PEOPLES for k in (key, singular)
+        ):
+            out.append(Mention(m.start, m.end, m.text, "NORP"))
             decided.add((m.start, m.end))
         else:
             out.append(m)
