@@ -12,15 +12,19 @@ its own id, so every output is a distinct article):
 * **latency**: messages published one at a time at a modest rate (no backlog), each measured from its input
   record's timestamp to its first article's record timestamp (both stamped by producers on this host).
 
-The ratio end-to-end / offline says what the stream layer costs (target ≥ 0.8). The worker's peak resident
-set (VmHWM) is read from /proc at the end.
+The ratio end-to-end / offline says what the stream layer costs (target ≥ 0.8). The peak resident set (VmHWM)
+of the worker and of its pipeline process is read from /proc at the end; their sum is what one container needs
+at most, and ``--rss-record FILE`` writes it where the Kubernetes manifests are sized from
+(``deploy/measured-rss.json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import platform
 import re
 import statistics
 import sys
@@ -38,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=("dev", "production"), default="production",
                         help="client profile of the end-to-end worker (default production, as deployed; dev sends "
                              "one record per producer request, which caps the rate on the embedded broker)")
+    parser.add_argument("--rss-record", type=Path, default=None,
+                        help="write the worker's peak RSS (worker + pipeline process) to this JSON file")
     parser.add_argument("--latency-messages", type=int, default=100, help="messages of the paced latency run")
     parser.add_argument("--latency-rate", type=float, default=20.0,
                         help="messages per second of the paced latency run (well under capacity)")
@@ -136,6 +142,15 @@ def _produced(worker: Any, topic: str) -> float:
     match = re.search(rf'^newsworker_produced_messages_total{{topic="{re.escape(topic)}"}} (\S+)$', body.decode(),
                       re.MULTILINE)
     return float(match.group(1)) if status == 200 and match else 0.0
+
+
+def _metric_sum(worker: Any, name: str) -> float:
+    """The sum of one counter's samples (all labels) on the worker's /metrics."""
+    status, body = worker.get("/metrics")
+    if status != 200:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
 
 
 def _through(settings: Settings, worker: Any, messages: list[Any], expected_articles: int,
@@ -241,8 +256,10 @@ def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeo
         try:
             ready_s = worker.wait_ready()
             # Warm-up outside the clock, as offline: the worker's first batch pays for lazy imports and caches.
-            warm = bench_messages(settings.batch_size, prefix="warm")
-            _through(run_settings, worker, warm, len(warm), timeout)
+            # The same samples in the same order as the first messages, so they make as many articles: waiting
+            # for all of them keeps the warm-up's stragglers out of the timed run's count.
+            warm = bench_messages(min(settings.batch_size, len(messages)), prefix="warm")
+            _through(run_settings, worker, warm, sum(counts[: len(warm)]), timeout)
             roles = {"worker (Faust, Kafka I/O)": [worker.pid], "pipeline process": _descendants(worker.pid),
                      "broker": [broker.pid], "bench (producer)": [os.getpid()]}
             cpu_before = _cpu_by_role(roles)
@@ -252,7 +269,9 @@ def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeo
                 _paced_latencies(run_settings, bench_messages(latency_messages, prefix="paced"), latency_rate),
                 timeout))
             floor = asyncio.run(asyncio.wait_for(_broker_floor_latencies(run_settings), timeout))
-            peak_mb = _peak_rss_mb(worker.pid)
+            peak_mb = {"worker (Faust, Kafka I/O)": _peak_rss_mb(worker.pid),
+                       "pipeline process": sum(_peak_rss_mb(pid) or 0 for pid in _descendants(worker.pid))}
+            redelivered = _metric_sum(worker, "newsworker_redelivered_records_total")
         finally:
             code = worker.stop()
     return {
@@ -262,7 +281,8 @@ def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeo
         "latency_p50": _percentile(latencies, 0.5),
         "latency_p99": _percentile(latencies, 0.99),
         "floor_p50": _percentile(floor, 0.5),
-        "worker_peak_rss_mb": peak_mb,
+        "peak_rss_mb": peak_mb,
+        "redelivered": redelivered,
         "ready_s": ready_s,
         "worker_exit": code,
         "cpu": {role: cpu_after[role] - cpu_before[role] for role in roles},
@@ -287,9 +307,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
           f"p50 {e2e['latency_p50'] * 1000:.0f} ms, p99 {e2e['latency_p99'] * 1000:.0f} ms; "
           f"bare consumer on the same broker p50 {e2e['floor_p50'] * 1000:.0f} ms "
           f"(ratio {e2e['latency_p50'] / e2e['floor_p50']:.2f})")
-    if e2e["worker_peak_rss_mb"] is not None:
-        print(f"  worker peak RSS {e2e['worker_peak_rss_mb']:.0f} MB; ready {e2e['ready_s']:.1f} s after start "
-              f"(not timed); log {e2e['log']}")
+    peaks = e2e["peak_rss_mb"]
+    print(f"  peak RSS: " + ", ".join(f"{role} {mb:.0f} MB" for role, mb in peaks.items() if mb is not None)
+          + f"; the container's peak at most {sum(mb or 0 for mb in peaks.values()):.0f} MB"
+          + f"; ready {e2e['ready_s']:.1f} s after start (not timed); log {e2e['log']}")
+    if args.rss_record is not None:
+        record = {"peak_rss_mib": round(sum(mb or 0 for mb in peaks.values()), 1),
+                  "parts_mib": {role: round(mb or 0, 1) for role, mb in peaks.items()},
+                  "command": f"newsworker bench pipeline --messages {len(messages)} --rss-record {args.rss_record}",
+                  "python": platform.python_version(), "measured": time.strftime("%Y-%m-%d", time.gmtime())}
+        args.rss_record.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        print(f"  peak RSS recorded in {args.rss_record}")
+    if e2e["articles"] != sum(counts):
+        print(f"  articles out: {e2e['articles']} end to end vs {sum(counts)} offline; records delivered twice and "
+              f"skipped by the worker: {e2e['redelivered']:.0f}")
     cpu = e2e["cpu"]
     print(f"  CPU during the end-to-end run ({os.cpu_count()} cores, {e2e['seconds']:.2f} s wall): " + ", ".join(
         f"{role} {seconds:.2f} s ({seconds * 1000 / len(messages):.2f} ms/msg)" for role, seconds in cpu.items()))
