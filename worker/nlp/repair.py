@@ -39,6 +39,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= particles
     mentions, people = people_after_titles(text, mentions)
     decided |= people
+    mentions = _result_pairs(text, mentions, gazetteer)
     mentions, teams = _teams(text, mentions, gazetteer, frozenset(decided))
     decided |= teams
     mentions, peoples = _peoples(mentions, gazetteer)
@@ -242,6 +243,28 @@ def _peoples(mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Me
         else:
             out.append(m)
     return out, decided
+
+
+_SIDE = r"[A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,3}"
+# A results line of two sides and their scores: "Puchon 2 Chonbuk 1", "DETROIT 4 Kansas City 1".
+_RESULT_PAIR = re.compile(rf"^(?P<home>{_SIDE}) \d{{1,3}} (?P<away>{_SIDE}) \d{{1,3}}\b", re.MULTILINE)
+
+
+def _result_pairs(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> list[Mention]:
+    """The sides of results lines as ORG mentions, replacing what the model made of them (it misses or splits
+    them), when the article has at least two such lines; countries are left to the model (national sides are
+    reported under the country's name)."""
+    sides = [
+        (match.start(group), match.end(group))
+        for match in _RESULT_PAIR.finditer(text)
+        for group in ("home", "away")
+    ]
+    if len(sides) < 4:
+        return list(mentions)
+    sides = [(s, e) for s, e in sides if not _is_country(text[s:e], gazetteer)]
+    kept = [m for m in mentions if not any(m.start < e and s < m.end for s, e in sides)]
+    added = [Mention(s, e, text[s:e], "ORG") for s, e in sides]
+    return sorted([*kept, *added], key=lambda m: m.start)
 
 
 def _is_country(name: str, gazetteer: Gazetteer) -> bool:
