@@ -46,7 +46,7 @@ class Document:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ecb", type=Path, required=True, help="folder of ECB+ topics (e.g. ../shared/eval/ecbplus-odd)")
-    parser.add_argument("--seed", type=int, default=13, help="seed of the streaming order")
+    parser.add_argument("--seeds", default="13", help="comma-separated seeds of the streaming order (one run each)")
     parser.add_argument("--gap-minutes", type=float, default=10.0, help="publication time between streamed articles")
     parser.add_argument("--link-threshold", type=float, default=None, help="override LinkConfig.link_threshold")
 
@@ -204,17 +204,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not documents:
         print(f"no ECB+ documents under {args.ecb}")
         return 2
-    stream = stream_order(documents, args.seed, timedelta(minutes=args.gap_minutes))
+    config = LinkConfig() if args.link_threshold is None else LinkConfig(link_threshold=args.link_threshold)
+    gold_stories = len({d.gold for d in documents})
+    print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories")
+    for seed in (int(s) for s in args.seeds.split(",")):
+        evaluate_seed(documents, seed, timedelta(minutes=args.gap_minutes), settings, config)
+    return 0
+
+
+def evaluate_seed(
+    documents: list[Document], seed: int, gap: timedelta, settings: Settings, config: LinkConfig
+) -> dict[str, float]:
+    """One streaming order: the linker and the TF-IDF baseline on it, printed; the linker's figures returned."""
+    stream = stream_order(documents, seed, gap)
     started = time.perf_counter()
     articles = run_pipeline(stream, settings)
     pipeline_seconds = time.perf_counter() - started
-    config = LinkConfig() if args.link_threshold is None else LinkConfig(link_threshold=args.link_threshold)
     started = time.perf_counter()
     ours = scores(documents, link_stream(stream, articles, config))
     link_seconds = time.perf_counter() - started
-    gold_stories = len({d.gold for d in documents})
-    print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories, seed {args.seed}")
-    print(f"pipeline {pipeline_seconds:.1f}s, linking {link_seconds:.2f}s")
+    print(f"seed {seed}: pipeline {pipeline_seconds:.1f}s, linking {link_seconds:.2f}s")
     if any(a.notices and a.notices[0].get("stage") == "normalize" for a in articles.values()):
         print("note: normalize() is not implemented yet; the decoded text was linked without normalization")
     print(_line("story linker", ours))
@@ -224,4 +233,4 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         key=lambda ts: ts[1]["pairwise_f1"],
     )
     print(_line(f"tf-idf NN (t={best[0]:.2f})", best[1]))
-    return 0
+    return ours
