@@ -1,0 +1,61 @@
+"""The benchmark commands run end to end on tiny inputs and report consistent figures.
+
+They are how speed and memory are measured (README, "Benchmarks and evaluation"), so a command that no longer
+runs, or whose ratio column disagrees with its own rates, is a broken measurement. Nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from worker.cli import main
+
+
+def run_command(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_bench_normalize_reports_both_forms_with_their_ratio_to_the_baseline(capsys):
+    out = run_command(capsys, "bench", "normalize", "--articles", "12", "--rounds", "1")
+    rows = {m.group(1): m for m in re.finditer(
+        r"^(plain text|HTML)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+) \((met|MISSED)\)$", out, re.MULTILINE)}
+    assert set(rows) == {"plain text", "HTML"}, out
+    for row in rows.values():
+        ours, baseline, ratio = int(row.group(2)), int(row.group(3)), float(row.group(4))
+        assert ours > 0 and baseline > 0
+        assert ratio == pytest.approx(ours / baseline, rel=0.02, abs=0.01)
+        assert (row.group(7) == "met") == (ours >= int(row.group(5)))
+        # The synthetic corpus has multi-story pages: more stories come out than articles went in.
+        assert int(row.group(6)) > 12
+
+
+def test_bench_link_beats_the_brute_force_scan_and_reports_memory(capsys):
+    out = run_command(capsys, "bench", "link", "--sizes", "300,1200", "--queries", "30", "--brute-queries", "3")
+    rows = re.findall(r"^(\d+)\s+([\d.]+) ms\s+([\d.]+) ms\s+([\d.]+) ms\s+(\d+)x\s+(\d+) B", out, re.MULTILINE)
+    assert [int(size) for size, *_ in rows] == [300, 1200], out
+    for _, p50, p99, brute, _, memory in rows:
+        assert 0 < float(p50) <= float(p99)
+        assert int(memory) > 0
+    # At 1,200 indexed articles the index lookup must already be cheaper than scanning every entry.
+    assert float(rows[-1][3]) > float(rows[-1][1])
+
+
+def test_bench_ner_compares_our_stages_with_bare_spacy_on_the_same_texts(capsys, tmp_path):
+    texts = [
+        "Mayor Ines Calder of Port Ellis said on Monday that the harbour would reopen after the storm.",
+        "The Grey Gull Lines ferry company will add two crossings to Dublin from March, its chief said.",
+        "Officials in Lisbon and Madrid met to discuss the rail link, according to a spokesman.",
+    ]
+    corpus = tmp_path / "texts.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    out = run_command(capsys, "bench", "ner", "--jsonl", str(corpus), "--rounds", "1")
+    assert f"{len(texts)} texts, {sum(len(t.split()) for t in texts)} words" in out
+    assert re.search(r"^bare spaCy\s+\d+ words/s per core", out, re.MULTILINE), out
+    assert re.search(r"^newsworker\s+\d+ words/s per core", out, re.MULTILINE), out
+    share = re.search(r"newsworker / bare spaCy throughput: ([\d.]+)% per core", out)
+    assert share and float(share.group(1)) > 0
+    assert re.search(r"model load [\d.]+ s, gazetteer load [\d.]+ s, RSS with both loaded \d+ MB", out)
