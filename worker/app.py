@@ -665,7 +665,8 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
 
 def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Article, envelope: Envelope,
                   settings: Settings, config: LinkConfig, metrics: WorkerMetrics) -> list[OutgoingMessage]:
-    """Link one article: update the index and its tables, and say what to publish (article + follow-up event).
+    """Link one article: update the index and its tables, and say what to publish (article + follow-up event,
+    then the restated decision of every article this one moved to another story).
 
     ``decisions`` keeps each published decision (plain JSON) until its article leaves the index: a redelivered
     article gets the very same output again instead of being linked to itself. A linking failure must not
@@ -685,6 +686,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             followup_plain = codec.to_plain(followup)
             event = followup_event(article, followup)
             decisions[article.id] = {"followup": followup_plain, "event": event}
+            for update in event["updates"]:
+                member = decisions.get(update["article_id"])
+                if member is not None:
+                    decisions[update["article_id"]] = restated_decision(member, update, event)
         except Exception as exc:
             logger.exception("linking failed for article %s from %s", article.id, envelope.origin.describe())
             notice = {"stage": "followup", "reason": f"linking failed: {type(exc).__name__}: {exc}"}
@@ -693,10 +698,46 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
         finally:
             metrics.observe_stage("followup", time.perf_counter() - started, 1)
     linked = dataclasses.replace(article, followup=followup_plain)
-    return [
+    messages = [
         OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(linked), envelope),
         OutgoingMessage(settings.topic_followups, event["story_id"].encode(), codec.dumps(event), envelope),
     ]
+    # Earlier decisions this one changed go out again, as they stand now (a redelivery republishes them too:
+    # the crash may have come before they were out).
+    for update in event["updates"]:
+        member = decisions.get(update["article_id"])
+        if member is None:  # evicted meanwhile: nothing left to correct
+            logger.warning("no decision kept for %s, moved to story %s by %s", update["article_id"],
+                           update["story_id"], article.id)
+            continue
+        restated = member["event"]
+        messages.append(OutgoingMessage(settings.topic_followups, restated["story_id"].encode(),
+                                        codec.dumps(restated), envelope))
+    return messages
+
+
+def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: dict[str, Any]) -> dict[str, Any]:
+    """A kept decision ({followup, event}) after the article of event ``cause`` moved it to another story.
+
+    Pure. The article keeps its links and new facts; it gets the new story id and the update saying so. An
+    article that had opened its story no longer has: it becomes ``same_story``, linked back to ``cause``'s
+    article when that one linked to it.
+
+    >>> kept = {"followup": {"story_id": "b", "relation": "new_story", "links": [], "updates": []},
+    ...         "event": {"article_id": "b", "story_id": "b", "relation": "new_story", "links": [], "updates": []}}
+    >>> cause = {"article_id": "a", "links": [{"article_id": "b", "relation": "same_story", "score": 0.6}]}
+    >>> update = {"article_id": "b", "story_id": "a", "previous_story_id": "b"}
+    >>> event = restated_decision(kept, update, cause)["event"]
+    >>> event["story_id"], event["relation"], event["links"]
+    ('a', 'same_story', [{'article_id': 'a', 'relation': 'same_story', 'score': 0.6}])
+    """
+    changed: dict[str, Any] = {"story_id": update["story_id"], "updates": [update]}
+    if decision["event"]["relation"] == "new_story":
+        back = [{"article_id": cause["article_id"], "relation": "same_story", "score": link_["score"]}
+                for link_ in cause["links"] if link_["article_id"] == update["article_id"]]
+        changed["relation"] = "same_story"
+        changed["links"] = back + list(decision["event"]["links"])
+    return {"followup": {**decision["followup"], **changed}, "event": {**decision["event"], **changed}}
 
 
 def readiness(app: faust.App) -> dict[str, Any]:

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from worker import codec
 from worker.kafka.broker import free_port
@@ -37,6 +39,7 @@ from worker.settings import Settings
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 OUTPUT_TIMEOUT_S = 60.0
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 # --------------------------------------------------------------------------------------------- sample stories
@@ -66,6 +69,12 @@ MINE_FOLLOW_UP = (
     "forty miners were evacuated when a tunnel wall collapsed. Union leader Paulo Ferreyra said Andesite Minerals "
     "had ignored two earlier ventilation failures. The company promised an independent audit. Production will "
     "stop for at least a fortnight, costing an estimated 9 million dollars."
+)
+
+MINE_LATEST = (
+    "ORVANO — Andesite Minerals reopened the upper levels of the Cerro Talgar copper mine near Orvano on Friday, "
+    "three days after the tunnel collapse. Paulo Ferreyra said the union would keep its members out of the lower "
+    "shaft until new fans are installed. The audit firm Quillan & Brest began its work on Thursday."
 )
 
 ORCHARD_FIRST = (
@@ -127,10 +136,12 @@ def ready_state(worker: WorkerProcess) -> dict[str, Any]:
 
 @dataclass
 class Outputs:
-    """What the workers published for this test: articles by source id, link events in order of arrival."""
+    """What the workers published for this test: articles by source id, link events in order of arrival, dead
+    letters by the (partition, offset) of their input."""
 
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     arrived: dict[str, float] = field(default_factory=dict)  # source id -> monotonic time its article was read
 
     def article(self, source_id: str) -> dict[str, Any]:
@@ -164,32 +175,64 @@ class OutputReader:
             pass
 
     async def _read(self) -> None:
-        topics = [self.settings.topic_articles, self.settings.topic_followups]
+        topics = [self.settings.topic_articles, self.settings.topic_followups, self.settings.topic_deadletter]
         async for record in follow(self.settings, topics):
             body = codec.loads(record.value)
             if record.topic == self.settings.topic_articles:
                 self.outputs.articles[body["source_id"]] = body
                 self.outputs.arrived.setdefault(body["source_id"], time.monotonic())
-            else:
+            elif record.topic == self.settings.topic_followups:
                 self.outputs.events.append(body)
+            else:
+                self.outputs.dead_letters[(body["source"]["partition"], body["source"]["offset"])] = body
 
-    async def wait_for(self, source_ids: list[str], workers: list[WorkerProcess],
-                       timeout: float = OUTPUT_TIMEOUT_S) -> Outputs:
+    async def wait_until(self, done: Callable[[Outputs], bool], what: str, workers: list[WorkerProcess],
+                         timeout: float = OUTPUT_TIMEOUT_S) -> Outputs:
         deadline = time.monotonic() + timeout
-        while missing := [s for s in source_ids if s not in self.outputs.articles]:
+        while not done(self.outputs):
             for worker in workers:
                 assert worker.process.poll() is None, f"a worker exited:\n{worker.log_tail()}"
             assert self._task is not None and not self._task.done(), "the output reader stopped"
             if time.monotonic() > deadline:
-                raise AssertionError(f"{len(missing)} articles not out within {timeout:.0f} s, e.g. {missing[:3]}:\n"
+                raise AssertionError(f"not {what} within {timeout:.0f} s:\n"
                                      + "\n".join(w.log_tail(20) for w in workers))
             await asyncio.sleep(0.05)
         return self.outputs
 
+    async def wait_for(self, source_ids: list[str], workers: list[WorkerProcess],
+                       timeout: float = OUTPUT_TIMEOUT_S) -> Outputs:
+        """Until the article of every one of ``source_ids`` is out."""
+        return await self.wait_until(lambda out: all(s in out.articles for s in source_ids),
+                                     f"all of {source_ids[:3]}... out", workers, timeout)
 
-def stop_all(workers: list[WorkerProcess]) -> None:
-    for worker in workers:
-        worker.stop()
+
+def source_of(message: RawMessage) -> str:
+    return json.loads(message.value)["id"]
+
+
+def input_partition(key: bytes, partitions: int) -> int:
+    """Where the producer puts a keyed record: murmur2 like the Java client (aiokafka's and Faust's default)."""
+    return DefaultPartitioner()(key, list(range(partitions)), list(range(partitions)))
+
+
+def key_on(partitions: set[int], stem: str, count: int) -> str:
+    """The first id ``stem-N`` whose key lands on one of ``partitions``."""
+    return next(f"{stem}-{n}" for n in range(1000) if input_partition(f"{stem}-{n}".encode(), count) in partitions)
+
+
+def consumed_raw(worker: WorkerProcess) -> float:
+    """The worker's own count of raw records consumed (its /metrics)."""
+    prefix = f'newsworker_consumed_messages_total{{topic="{worker.settings.topic_raw}"}} '
+    for line in worker.get("/metrics")[1].decode().splitlines():
+        if line.startswith(prefix):
+            return float(line.removeprefix(prefix))
+    return 0.0
+
+
+def validate_events(events: list[dict[str, Any]]) -> None:
+    schema = json.loads((SCHEMAS / "followup.schema.json").read_text())
+    for event in events:
+        jsonschema.validate(event, schema)
 
 
 async def changelog_records(settings: Settings, table: str) -> int:
@@ -246,3 +289,140 @@ async def test_after_sigkill_a_fresh_worker_links_a_follow_up_to_an_article_inde
     assert event["story_id"] == first_id
     # The whole changelog came back, not only its head.
     assert f"story index rebuilt from {len(indexed)} table entries" in fresh.log.read_text()
+
+
+async def test_two_workers_in_one_group_link_articles_whichever_worker_enriched_them(settings_for, topic_prefix,
+                                                                                    tmp_path):
+    settings = worker_settings(settings_for, topic_prefix, tmp_path / "data", partitions_raw=4)
+    await create_topics(settings)
+    workers = [start_worker(settings, tmp_path / "one.log"), start_worker(settings, tmp_path / "two.log")]
+    try:
+        await asyncio.gather(*(asyncio.to_thread(w.wait_ready) for w in workers))
+        # Both in the group and the four input partitions split between them (the first may have taken all
+        # four before the second joined).
+        deadline = time.monotonic() + 60
+        while True:
+            states = [ready_state(w) for w in workers]
+            owned = [set(state["partitions"]) for state in states]
+            if all(state["ready"] for state in states) and all(owned) and owned[0] | owned[1] == {0, 1, 2, 3}:
+                break
+            assert time.monotonic() < deadline, f"the input partitions were never split: {states}"
+            await asyncio.sleep(0.25)
+
+        # Each story's first report is enriched by one worker and its follow-up by the other.
+        stories = [("ferry", FERRY_FIRST, FERRY_FOLLOW_UP, 0), ("mine", MINE_FIRST, MINE_FOLLOW_UP, 1),
+                   ("orchard", ORCHARD_FIRST, ORCHARD_FOLLOW_UP, 0)]
+        firsts, follow_ups = [], []
+        for stem, first_text, follow_up_text, first_worker in stories:
+            first_id = key_on(owned[first_worker], f"{stem}-first", 4)
+            follow_up_id = key_on(owned[1 - first_worker], f"{stem}-next", 4)
+            firsts.append(raw(first_id, first_text, "2025-05-11T08:00:00Z"))
+            follow_ups.append(raw(follow_up_id, follow_up_text, "2025-05-12T08:00:00Z"))
+
+        async with OutputReader(settings) as reader:
+            where = await publish(settings, settings.topic_raw, firsts)
+            await reader.wait_for([source_of(m) for m in firsts], workers)
+            where += await publish(settings, settings.topic_raw, follow_ups)
+            outputs = await reader.wait_for([source_of(m) for m in follow_ups], workers)
+        consumed = [consumed_raw(w) for w in workers]
+        after = [set(ready_state(w)["partitions"]) for w in workers]
+    finally:
+        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+
+    assert after == owned, f"the partitions moved during the test ({owned} -> {after}): who enriched what is unknown"
+    assert all(consumed), f"raw records consumed per worker: {consumed}"
+    for message, landed in zip([*firsts, *follow_ups], where):
+        assert landed.partition == input_partition(message.key, 4)
+    for first, follow_up in zip(firsts, follow_ups):
+        first_id = outputs.article(source_of(first))["id"]
+        assert outputs.followup(source_of(first))["relation"] == "new_story"
+        linked = outputs.followup(source_of(follow_up))
+        assert linked["story_id"] == first_id, f"{source_of(follow_up)} not linked to {source_of(first)}"
+        assert first_id in [link["article_id"] for link in linked["links"]]
+    validate_events(outputs.events)
+
+
+async def test_bad_input_for_linking_comes_out_and_does_not_hold_up_the_next_article(settings_for, topic_prefix,
+                                                                                    tmp_path):
+    settings = worker_settings(settings_for, topic_prefix, tmp_path / "data")
+    await create_topics(settings)
+    first = raw("orchard-1", ORCHARD_FIRST, "2025-05-15T22:00:00Z")
+    undated = raw("orchard-undated", ORCHARD_FOLLOW_UP, None)
+    german = raw("orchard-de", "LINDHOLM — Der späte Frost hat im Tal von Lindholm den größten Teil der Apfelblüte "
+                 "zerstört. Henrik Aalstad von der Obstgenossenschaft sagte, die Ernte könne sich halbieren.",
+                 "2025-05-16T09:00:00Z", language="de")
+    no_text = RawMessage(json.dumps({"id": "orchard-empty", "html": "<html><body><nav><a href='/'>Home</a></nav>"
+                                     "<script>var a = 1;</script></body></html>"}).encode(), key=b"orchard-empty")
+    # 100,000 distinct four-letter words: 100,000 distinct shingles, half a megabyte of text.
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = [letters[n // 17576 % 26] + letters[n // 676 % 26] + letters[n // 26 % 26] + letters[n % 26]
+             for n in range(100_000)]
+    pathological = raw("pathological", " ".join(words) + ".", "2025-05-16T10:00:00Z")
+    normal = raw("ferry-1", FERRY_FIRST, "2025-05-16T11:00:00Z")
+
+    async with OutputReader(settings) as reader:
+        worker = start_worker(settings, tmp_path / "worker.log")
+        try:
+            await asyncio.to_thread(worker.wait_ready)
+            await publish(settings, settings.topic_raw, [first])
+            await reader.wait_for(["orchard-1"], [worker])
+            where = await publish(settings, settings.topic_raw, [undated, german, no_text, pathological])
+            await publish(settings, settings.topic_raw, [normal])
+            sent_normal = time.monotonic()
+            outputs = await reader.wait_for(["orchard-undated", "orchard-de", "pathological", "ferry-1"], [worker])
+            empty_at = (where[2].partition, where[2].offset)
+            await reader.wait_until(lambda out: empty_at in out.dead_letters, "the empty page dead-lettered",
+                                    [worker])
+        finally:
+            worker.stop()
+
+    first_id = outputs.article("orchard-1")["id"]
+    undated_followup = outputs.followup("orchard-undated")
+    assert undated_followup["unlinkable"] == "no_published_at"  # linked by content, and says why it is partial
+    assert undated_followup["story_id"] == first_id
+    assert outputs.article("orchard-de")["language"] == "de"
+    assert outputs.followup("orchard-de")["relation"] in ("new_story", "same_story", "follow_up", "duplicate")
+    assert outputs.followup("pathological")["relation"] == "new_story"
+    assert outputs.dead_letters[empty_at]["error"]["code"] == "empty_body"
+    took = outputs.arrived["ferry-1"] - sent_normal
+    assert took < 10, f"the article after the pathological one took {took:.1f} s"
+    validate_events(outputs.events)
+
+
+async def test_an_earlier_article_arriving_later_becomes_the_first_and_the_other_decision_is_republished(
+        settings_for, topic_prefix, tmp_path):
+    settings = worker_settings(settings_for, topic_prefix, tmp_path / "data")
+    await create_topics(settings)
+    later = raw("mine-later", MINE_FOLLOW_UP, "2025-05-14T09:00:00Z")
+    earlier = raw("mine-earlier", MINE_FIRST, "2025-05-13T18:00:00Z")
+    latest = raw("mine-latest", MINE_LATEST, "2025-05-16T09:00:00Z")
+
+    async with OutputReader(settings) as reader:
+        worker = start_worker(settings, tmp_path / "worker.log")
+        try:
+            await asyncio.to_thread(worker.wait_ready)
+            for message in (later, earlier, latest):  # one at a time: the order of arrival is the point
+                await publish(settings, settings.topic_raw, [message])
+                await reader.wait_for([source_of(message)], [worker])
+            later_id = reader.outputs.article("mine-later")["id"]
+            outputs = await reader.wait_until(lambda out: len(out.events_of(later_id)) == 2,
+                                              "the later article's decision republished", [worker])
+        finally:
+            worker.stop()
+
+    earlier_id = outputs.article("mine-earlier")["id"]
+    assert outputs.followup("mine-later")["relation"] == "new_story"  # alone when it arrived
+    assert outputs.followup("mine-later")["story_id"] == later_id
+    earlier_followup = outputs.followup("mine-earlier")
+    assert earlier_followup["story_id"] == earlier_id  # published first: it starts the story
+    assert later_id in [link["article_id"] for link in earlier_followup["links"]]
+    move = {"article_id": later_id, "story_id": earlier_id, "previous_story_id": later_id}
+    assert earlier_followup["updates"] == [move]
+    decided, republished = outputs.events_of(later_id)
+    assert decided["story_id"] == later_id and republished["story_id"] == earlier_id
+    assert republished["updates"] == [move]
+    assert republished["relation"] == "same_story"
+    assert earlier_id in [link["article_id"] for link in republished["links"]]
+    # The index was re-rooted too: the next article of the story gets the earlier one's id.
+    assert outputs.followup("mine-latest")["story_id"] == earlier_id
+    validate_events(outputs.events)
