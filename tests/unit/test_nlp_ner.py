@@ -185,3 +185,19 @@ def test_the_sides_of_results_lines_are_teams_in_every_mention() -> None:
         ("Boston", "ORG"), ("Boston", "ORG"), ("Chile", "GPE"), ("Denver", "ORG"), ("Leeds", "ORG"),
         ("OSAKA", "ORG"), ("Tamworth Rovers", "ORG"),
     ]
+
+
+def test_headline_words_the_body_writes_in_lower_case_are_lower_cased_for_the_model() -> None:
+    text = "TENNIS - OKONKWO NAMED AS DAVIS CUP CAPTAIN\nMargaret Okonkwo was named captain of the team on Monday."
+    cased = truecase(text)
+    assert len(cased) == len(text)
+    # "Tennis" opens the line; "Davis Cup" is never written in lower case; "named" and "captain" are
+    assert cased.split("\n")[0] == "Tennis - Okonkwo named as Davis Cup captain"
+
+
+def test_a_headline_section_label_is_not_a_name_but_a_place_there_is() -> None:
+    gazetteer = load_gazetteer()
+    text = "CRICKET - RAIN STOPS PLAY\nPORTUGAL - VOTE DELAYED"
+    found = [Mention(0, 7, "CRICKET", "ORG"), Mention(26, 34, "PORTUGAL", "ORG")]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("PORTUGAL", "GPE")]

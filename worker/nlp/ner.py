@@ -9,7 +9,7 @@ original text. Long texts are cut into chunks at line breaks so one article cann
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from worker.nlp.items import Mention
@@ -50,19 +50,44 @@ def truecase(text: str) -> str:
     'London 1996-08-30\\nShe said NATO would.'
     """
     lines = text.split("\n")
-    if not any(is_shouting(line) for line in lines):
+    shouting = [is_shouting(line) for line in lines]
+    if not any(shouting):
         return text
-    return "\n".join(_truecase_line(line) if is_shouting(line) else line for line in lines)
+    common = _common_words(line for line, shouts in zip(lines, shouting) if not shouts)
+    return "\n".join(_truecase_line(line, common) if shouts else line for line, shouts in zip(lines, shouting))
 
 
-def _truecase_line(line: str) -> str:
+_BODY_WORD = re.compile(r"(?<![\w'’.-])([^\W\d_]+)(?![\w'’-])")
+
+
+def _common_words(lines: Iterable[str]) -> frozenset[str]:
+    """Words the text writes in lower case and never capitalised inside a sentence: common words, not names.
+
+    A headline's "TAKE", "NAMED" or "CAPTAIN" are then lower-cased for the model, which otherwise reads a
+    title-cased headline ("Shearer Named as England Captain") as one long name.
+    """
+    lower: set[str] = set()
+    named: set[str] = set()
+    for line in lines:
+        previous_end = 0
+        for match in _BODY_WORD.finditer(line):
+            word = match.group(1)
+            if word.islower():
+                lower.add(word)
+            elif line[previous_end:match.start()].strip() not in ("", ".", "!", "?", ":", "\"", "“"):
+                named.add(word.lower())  # capitalised after other words: a name (or part of one)
+            previous_end = match.end()
+    return frozenset(lower - named)
+
+
+def _truecase_line(line: str, common: frozenset[str] = frozenset()) -> str:
     first = True
 
     def fix(match: re.Match[str]) -> str:
         nonlocal first
         word = match.group(0)
         lowered = word.lower()
-        if not first and lowered in _LOWER_WORDS:
+        if not first and (lowered in _LOWER_WORDS or lowered in common):
             cased = lowered
         else:
             # capitalise each letter run: O'NEILL -> O'Neill, AL-ASSAD -> Al-Assad

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from worker.nlp.gazetteer import Gazetteer, name_key
 from worker.nlp.items import Mention
-from worker.nlp.ner import KEPT_LABELS
+from worker.nlp.ner import KEPT_LABELS, is_shouting
 from worker.nlp.titles import people_after_titles
 
 # runs of one to four capitalised words (all-caps words included), e.g. "New Zealand", "SRI LANKA"
@@ -59,6 +59,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     repaired.extend(_surnames(text, repaired))
     repaired.sort(key=lambda m: m.start)
     repaired = _common_words(text, repaired)
+    repaired = _without_section_labels(text, repaired, gazetteer)
     repaired.extend(_repeated_names(text, repaired))
     repaired.sort(key=lambda m: m.start)
     return Repaired(repaired, frozenset(decided))
@@ -79,6 +80,17 @@ def _common_words(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     capitalised common words of a heading ("Attendance", "Men", "Extras") as names."""
     lowered = _lowercase_words(text)
     return [m for m in mentions if " " in m.text or m.text.lower() not in lowered or m.label in ("GPE", "LOC")]
+
+
+# A wire headline opens with its section in capitals: "SOCCER - ...", "RUGBY UNION - ...", "GOLF-...".
+_SECTION_LABEL = re.compile(r"^[A-Z][A-Z&/ ]{1,30}?(?= ?- )", re.MULTILINE)
+
+
+def _without_section_labels(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> list[Mention]:
+    """Without the section label of a headline ("CRICKET - ..."), a topic the model takes for an ORG; a
+    known place there is a place ("ROMANIA - ...")."""
+    labels = {match.span() for match in _SECTION_LABEL.finditer(text) if is_shouting(match.group(0))}
+    return [m for m in mentions if (m.start, m.end) not in labels or gazetteer.lookup(m.text)]
 
 
 def _repeated_names(text: str, mentions: Sequence[Mention]) -> list[Mention]:
