@@ -2,23 +2,19 @@
 
     python deploy/footprint.py                         # expected image size, biggest packages first
     python deploy/footprint.py --lock deploy/requirements.txt   # rewrite the pinned runtime requirements
-    python deploy/footprint.py --rss deploy/measured-rss.json --seconds 90 -- newsworker demo
-                                                       # peak resident set of a real run, for the k8s resources
 
 The image installs exactly the runtime closure of ``newsworker`` (its dependencies, theirs, and so on, as
 installed in this virtualenv) from ``deploy/requirements.txt``. Its size is the files of those distributions,
 less what the Dockerfile prunes, plus the python:3.11-slim base.
+
+The worker's memory is measured by ``newsworker bench pipeline --rss-record deploy/measured-rss.json``: the worker
+runs as two processes (Faust and the pipeline process holding the model), so one process's peak is not enough.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from importlib import metadata
@@ -104,53 +100,11 @@ def lock_lines(found: list[Package]) -> list[str]:
     return sorted(f"{p.name}=={p.version}" for p in found if p.name != "newsworker" and p.name not in BUILD_ONLY)
 
 
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise LookupError(field)
-
-
-def peak_rss_mib(command: list[str], seconds: float) -> float:
-    """Run ``command`` for at most ``seconds`` (then SIGTERM), return its peak resident set (VmHWM) in MiB."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak_kib = 0
-    deadline = time.monotonic() + seconds
-    try:
-        while process.poll() is None:
-            try:
-                # VmHWM is the kernel's own high-water mark: polling cannot miss a short peak.
-                peak_kib = max(peak_kib, _status_kib(process.pid, "VmHWM"))
-            except (OSError, LookupError):  # exited between poll() and the read
-                break
-            if time.monotonic() > deadline:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
-                break
-            time.sleep(0.2)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    return peak_kib / 1024
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lock", type=Path, help="write the pinned runtime requirements to this file")
     parser.add_argument("--top", type=int, default=12, help="how many of the biggest packages to list")
-    parser.add_argument("--rss", type=Path, help="measure the peak RSS of the command after -- and record it here")
-    parser.add_argument("--seconds", type=float, default=90, help="with --rss: stop the command after this long")
-    parser.add_argument("command", nargs="*", help="with --rss: the command to measure")
     args = parser.parse_args(argv)
-    if args.rss:
-        if not args.command:
-            parser.error("--rss needs a command after --")
-        peak = peak_rss_mib(args.command, args.seconds)
-        record = {"peak_rss_mib": round(peak, 1), "command": " ".join(args.command), "seconds": args.seconds,
-                  "python": platform.python_version(), "measured": time.strftime("%Y-%m-%d", time.gmtime())}
-        args.rss.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        print(f"peak RSS {peak:.0f} MiB: {record['command']}")
-        return 0
     found = packages()
     if args.lock:
         args.lock.write_text(LOCK_HEADER + "\n".join(lock_lines(found)) + "\n", encoding="utf-8")
