@@ -201,3 +201,27 @@ def test_a_headline_section_label_is_not_a_name_but_a_place_there_is() -> None:
     found = [Mention(0, 7, "CRICKET", "ORG"), Mention(26, 34, "PORTUGAL", "ORG")]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
     assert labels == [("PORTUGAL", "GPE")]
+
+
+def test_in_a_sports_report_a_town_acting_as_a_side_is_a_team_but_not_where_the_game_is() -> None:
+    gazetteer = load_gazetteer()
+    text = (
+        "Brentwick beat Denver by two goals in the league match in Denver on Sunday.\n"
+        "Denver coach Ana Lopes said her striker scored twice; the season resumes against Scotland."
+    )
+    found = sorted(
+        [
+            Mention(start, start + len(name), name, label)
+            for name, label in (("Brentwick", "PERSON"), ("Denver", "GPE"), ("Ana Lopes", "PERSON"), ("Scotland", "GPE"))
+            for start in range(len(text))
+            if text.startswith(name, start)
+        ],
+        key=lambda m: m.start,
+    )
+    repaired = repair_mentions(text, found, gazetteer).mentions
+    assert [(m.label, text[m.start - 3 : m.start]) for m in repaired if m.text == "Denver"] == [
+        ("ORG", "at "),  # "beat Denver": a side
+        ("GPE", "in "),  # "in Denver": where the match was
+        ("ORG", "y.\n"),
+    ]
+    assert {m.text: m.label for m in repaired if m.text in ("Scotland", "Ana Lopes")} == {"Scotland": "GPE", "Ana Lopes": "PERSON"}

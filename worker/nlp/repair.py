@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from worker.nlp.gazetteer import Gazetteer, name_key
 from worker.nlp.items import Mention
 from worker.nlp.ner import KEPT_LABELS, is_shouting
-from worker.nlp.titles import people_after_titles
+from worker.nlp.titles import people_after_titles, title_before
 
 # runs of one to four capitalised words (all-caps words included), e.g. "New Zealand", "SRI LANKA"
 CAPITALISED_RUN = re.compile(r"(?<![\w&.'’-])[A-Z][\w'’.-]*(?:\s[A-Z][\w'’.-]*){0,3}(?![\w&'’-])")
@@ -42,6 +42,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     mentions = _result_pairs(text, mentions, gazetteer)
     mentions, teams = _teams(text, mentions, gazetteer, frozenset(decided))
     decided |= teams
+    mentions, sides = _sports_sides(text, mentions, gazetteer, frozenset(decided))
+    decided |= sides
     mentions, peoples = _peoples(mentions, gazetteer)
     decided |= peoples
     person_tokens = {
@@ -279,8 +281,66 @@ def _result_pairs(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) 
     return sorted([*kept, *added], key=lambda m: m.start)
 
 
+# Words of sports reports: an article using several of them reports on games.
+_SPORTS_WORDS = re.compile(
+    r"\b(?:innings|wickets?|batting|bowl(?:ed|ing|er)|goals?|scored|striker|midfielder|halftime|half-time|"
+    r"match(?:es)?|league|championship|tournament|seeded|inning|pitcher|touchdowns?|quarterback|playoffs?|"
+    r"coach|stadium|season|fixtures?|runs|points|beat|defeated|drew|draw)\b"
+)
+# What a side does in a report ("Essex reached 372", "title rivals Kent made up", "against Yorkshire").
+_SIDE_AFTER = re.compile(
+    r"(?: 's)? (?:beat|beats|defeated|drew|draw|won|win|wins|lost|lose|loses|reached|closed|scored|made|took|"
+    r"trail(?:ed)?|led|lead|leads|need(?:ed)?|were|are|captain|coach|manager|striker|midfielder|batsman|"
+    r"bowlers?|fans|supporters|team|side|squad)\b"
+)
+_VENUE_BEFORE = re.compile(r"\b(?:in|at|to|from) $")
+_SIDE_BEFORE = re.compile(r"\b(?:against|beat|beats|defeated|v|vs|versus|over|hosts?|rivals?|visitors?) $")
+
+
+def _sports_sides(
+    text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, decided: frozenset[tuple[int, int]]
+) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """In a sports report, a town, county or state that acts as a side ("Essex reached 372", "against Kent")
+    is a team: an ORG in every mention except those an earlier rule decided (a dateline, a title's person).
+
+    Countries stay places (national sides are reported under the country's name), and a name that is part of a
+    person's full name stays a person ("Washington" after "MaliVai Washington").
+    """
+    if len(_SPORTS_WORDS.findall(text)) < 3:
+        return list(mentions), set()
+    person_tokens = {t for m in mentions if m.label == "PERSON" and len(m.text.split()) > 1 for t in name_key(m.text).split()}
+    place_like: set[str] = set()
+    acting: set[str] = set()
+    for m in mentions:
+        key = name_key(m.text)
+        if len(key.split()) > 2 or key in person_tokens or _is_country(m.text, gazetteer):
+            continue
+        if m.label in ("GPE", "LOC") or gazetteer.lookup(m.text) or key.endswith("shire"):
+            place_like.add(key)
+        if _SIDE_AFTER.match(text, m.end) or _SIDE_BEFORE.search(text, max(0, m.start - 12), m.start):
+            acting.add(key)
+    titled = {name_key(m.text) for m in mentions if title_before(text, m.start) is not None}
+    sides = (place_like & acting) - titled
+    if not sides:
+        return list(mentions), set()
+    out, decided_now = [], set()
+    for m in mentions:
+        # "in Texas", "at Headingley": the place where the game is, not the side
+        venue = _VENUE_BEFORE.search(text, max(0, m.start - 6), m.start) is not None
+        if name_key(m.text) in sides and (m.start, m.end) not in decided and not venue:
+            out.append(Mention(m.start, m.end, m.text, "ORG"))
+            decided_now.add((m.start, m.end))
+        else:
+            out.append(m)
+    return out, decided_now
+
+
 def _is_country(name: str, gazetteer: Gazetteer) -> bool:
-    return any(e.place.feature_code in _BROAD for e in gazetteer.lookup(name))
+    """A country or continent, or a nation of the United Kingdom (each fields its own national sides)."""
+    return any(
+        e.place.feature_code in _BROAD or (e.place.feature_code == "ADM1" and e.place.country_code == "GB")
+        for e in gazetteer.lookup(name)
+    )
 
 
 def _place_label(mention: Mention, gazetteer: Gazetteer, person_tokens: set[str]) -> str | None:
