@@ -3,8 +3,8 @@
 Each test starts real ``newsworker worker`` children on topics of its own and talks to them only through Kafka:
 raw articles in, enriched articles (with ``followup``) and link events out.
 
-- restart: the story index is recovered from its changelog after a SIGKILL, so a follow-up produced for the
-  fresh worker still links to an article the killed one indexed (behind 50 unrelated ones);
+- restart: the story index is recovered from its whole changelog after a SIGKILL, so a follow-up produced for
+  the fresh worker still links to the story the killed one indexed (after 50 unrelated articles);
 - two workers in one group on a 4-partition input: articles of one story enriched by different workers come
   out linked (the single-partition linking topic gives one linker the whole index);
 - bad input for linking (no publication time, another language, no text, 100,000 distinct words) comes out,
@@ -57,6 +57,13 @@ FERRY_FOLLOW_UP = (
     "engine power and drifted towards the Farrow Rocks lighthouse. Coastguard commander Imogen Vasquez said a "
     "fuel filter had clogged. Tidewater Crossings suspended the evening sailing until Thursday. The maritime "
     "safety board will publish its findings within six weeks. Two passengers were treated for seasickness."
+)
+
+FERRY_LATEST = (
+    "KESTREL BAY — The ferry Marisol Dawn returned to service from Kestrel Bay on Thursday, four days after it "
+    "lost engine power and drifted towards the Farrow Rocks lighthouse. Tidewater Crossings said the clogged fuel "
+    "filter had been replaced and a second engineer would sail on every crossing. Imogen Vasquez of the "
+    "coastguard said the crew had done everything right."
 )
 
 MINE_FIRST = (
@@ -235,57 +242,66 @@ def validate_events(events: list[dict[str, Any]]) -> None:
         jsonschema.validate(event, schema)
 
 
-async def changelog_records(settings: Settings, table: str) -> int:
-    """How many records the table's changelog topic holds (read from the start)."""
-    topic = f"{settings.app_id}-{table}-changelog"
-    count = 0
-    async for _ in follow(settings, [topic], idle_timeout=1.5):
-        count += 1
-    return count
+async def changelog_entries(settings: Settings, table: str) -> dict[str, Any]:
+    """The table as its changelog topic holds it now (read from the start; the last value of each key)."""
+    entries: dict[str, Any] = {}
+    async for record in follow(settings, [f"{settings.app_id}-{table}-changelog"], idle_timeout=1.5):
+        key = codec.loads(record.key)
+        if record.value is None:
+            entries.pop(key, None)
+        else:
+            entries[key] = codec.loads(record.value)
+    return entries
 
 
 # --------------------------------------------------------------------------------------------- tests
 
 
-async def test_after_sigkill_a_fresh_worker_links_a_follow_up_to_an_article_indexed_before(settings_for,
-                                                                                         topic_prefix, tmp_path):
+async def test_after_sigkill_a_fresh_worker_links_a_follow_up_to_a_story_indexed_before(settings_for,
+                                                                                        topic_prefix, tmp_path):
     settings = worker_settings(settings_for, topic_prefix, tmp_path / "data")
     await create_topics(settings)
     fillers = unrelated_articles(50, seed=1)
-    # The story's first article is written last: the end-offset bug of the embedded broker would lose the
-    # changelog's last batch in recovery, so this is the entry most at risk.
-    first = raw("ferry-1", FERRY_FIRST, "2025-05-11T19:30:00Z")
-    indexed = [*fillers, first]
-    ids = [json.loads(m.value)["id"] for m in indexed]
+    # The story's two articles come last and out of order: the earlier-published one, arriving second, re-roots
+    # the story, so the changelog ends with two writes in a row (the other article's entry with the new story
+    # id, then its own). A recovery that stopped early (the embedded broker's end-offset bug with multi-record
+    # producer batches) would lose the story's first article.
+    later = raw("ferry-2", FERRY_FOLLOW_UP, "2025-05-12T10:00:00Z")
+    earlier = raw("ferry-1", FERRY_FIRST, "2025-05-11T19:30:00Z")
+    indexed = [*fillers, later, earlier]
 
     async with OutputReader(settings) as reader:
         killed = start_worker(settings, tmp_path / "killed.log")
         try:
             await asyncio.to_thread(killed.wait_ready)
-            await publish(settings, settings.topic_raw, indexed)
-            before = await reader.wait_for(ids, [killed])
+            await publish(settings, settings.topic_raw, [*fillers, later])
+            await reader.wait_for([source_of(m) for m in [*fillers, later]], [killed])
+            await publish(settings, settings.topic_raw, [earlier])
+            before = await reader.wait_for(["ferry-1"], [killed])
+            first_id = before.article("ferry-1")["id"]
             # Everything indexed is in the changelog before the crash (table writes are sent asynchronously).
             deadline = time.monotonic() + 30
-            while await changelog_records(settings, "story_index") < len(indexed):
-                assert time.monotonic() < deadline, "the story index changelog never held every entry"
+            while (entries := await changelog_entries(settings, "story_index")).get(
+                    before.article("ferry-2")["id"], {}).get("story") != first_id or len(entries) < len(indexed):
+                assert time.monotonic() < deadline, f"the changelog never held the index: {len(entries)} entries"
         finally:
             killed.process.send_signal(signal.SIGKILL)
             killed.process.wait()
-        assert all(before.followup(i)["relation"] == "new_story" for i in ids), "the unrelated articles linked"
+        assert all(before.followup(source_of(m))["relation"] == "new_story" for m in fillers), "fillers linked"
+        assert before.followup("ferry-1")["story_id"] == first_id
 
         fresh = start_worker(settings, tmp_path / "fresh.log")
         try:
             await asyncio.to_thread(fresh.wait_ready)
-            await publish(settings, settings.topic_raw, [raw("ferry-2", FERRY_FOLLOW_UP, "2025-05-12T10:00:00Z")])
-            after = await reader.wait_for(["ferry-2"], [fresh])
+            await publish(settings, settings.topic_raw, [raw("ferry-3", FERRY_LATEST, "2025-05-15T07:00:00Z")])
+            after = await reader.wait_for(["ferry-3"], [fresh])
         finally:
             fresh.stop()
 
-    first_id, followup = before.article("ferry-1")["id"], after.followup("ferry-2")
+    followup = after.followup("ferry-3")
     assert followup["story_id"] == first_id
     assert first_id in [link["article_id"] for link in followup["links"]]
-    assert followup["relation"] == "follow_up"
-    (event,) = after.events_of(after.article("ferry-2")["id"])
+    (event,) = after.events_of(after.article("ferry-3")["id"])
     assert event["story_id"] == first_id
     # The whole changelog came back, not only its head.
     assert f"story index rebuilt from {len(indexed)} table entries" in fresh.log.read_text()
