@@ -225,3 +225,11 @@ def test_in_a_sports_report_a_town_acting_as_a_side_is_a_team_but_not_where_the_
         ("ORG", "y.\n"),
     ]
     assert {m.text: m.label for m in repaired if m.text in ("Scotland", "Ana Lopes")} == {"Scotland": "GPE", "Ana Lopes": "PERSON"}
+
+
+def test_an_acronym_defined_beside_a_name_takes_its_label_in_every_mention() -> None:
+    gazetteer = load_gazetteer()
+    text = "The Baltic Grain Traders Association (BGTA) met. Later BGTA said the WHO (World Health Organisation) had not."
+    found = [Mention(4, 36, "Baltic Grain Traders Association", "ORG"), Mention(74, 100, "World Health Organisation", "ORG")]
+    repaired = repair_mentions(text, found, gazetteer).mentions
+    assert [(m.text, m.label) for m in repaired if m.text.isupper()] == [("BGTA", "ORG"), ("BGTA", "ORG"), ("WHO", "ORG")]

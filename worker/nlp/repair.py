@@ -62,6 +62,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     repaired.sort(key=lambda m: m.start)
     repaired = _common_words(text, repaired)
     repaired = _without_section_labels(text, repaired, gazetteer)
+    repaired = _acronyms(text, repaired)
     repaired.extend(_repeated_names(text, repaired))
     repaired.sort(key=lambda m: m.start)
     return Repaired(repaired, frozenset(decided))
@@ -82,6 +83,36 @@ def _common_words(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     capitalised common words of a heading ("Attendance", "Men", "Extras") as names."""
     lowered = _lowercase_words(text)
     return [m for m in mentions if " " in m.text or m.text.lower() not in lowered or m.label in ("GPE", "LOC")]
+
+
+_ACRONYM_AFTER = re.compile(r" ?\( ?(?P<acronym>[A-Z][A-Z&]{1,7}) ?\)")
+_ACRONYM_BEFORE = re.compile(r"(?<![\w-])(?P<acronym>[A-Z][A-Z&]{1,7}) ?\( ?$")
+_MINOR_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "&"})
+
+
+def _acronyms(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """An acronym defined beside an organisation's name takes its label: "Kurdistan Democratic Party (KDP)",
+    "FOMC (Federal Open Market Committee)"; the model rarely tags a bare acronym it has not seen, and the
+    repeated-name pass then finds the acronym's other mentions."""
+    covered = {(m.start, m.end) for m in mentions}
+    found = []
+    for m in mentions:
+        if m.label not in ("ORG", "NORP", "GPE", "LOC", "FAC"):
+            continue
+        initials = "".join(w[0] for w in m.text.split() if w.lower() not in _MINOR_WORDS and w[:1].isalpha()).upper()
+        after = _ACRONYM_AFTER.match(text, m.end)
+        before = _ACRONYM_BEFORE.search(text, max(0, m.start - 14), m.start)
+        for match in (after, before):
+            if match is None:
+                continue
+            acronym = match.group("acronym")
+            span = (match.start("acronym"), match.end("acronym"))
+            # the acronym's letters are the name's initials in order ("KDP", "FOMC"), maybe skipping some
+            letters = iter(initials)
+            if acronym[0] == initials[:1] and all(c in letters for c in acronym.replace("&", "")) and span not in covered:
+                found.append(Mention(span[0], span[1], acronym, m.label))
+                covered.add(span)
+    return sorted([*mentions, *found], key=lambda m: m.start)
 
 
 # A wire headline opens with its section in capitals: "SOCCER - ...", "RUGBY UNION - ...", "GOLF-...".
