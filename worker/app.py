@@ -788,7 +788,10 @@ def run_worker(settings: Settings, create_topics: bool = True,
     # Faust creates only the last level of its data directory.
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, pipeline_factory)
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
+    # Faust's banner and progress spinner are plain text on the console: off when logs must be JSON lines.
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=settings.log_json)
+    if settings.log_json:
+        worker.spinner = None  # Faust makes one whatever ``quiet`` says; it writes terminal escapes on stop
     try:
         worker.execute_from_commandline()
     except SystemExit as exit_:

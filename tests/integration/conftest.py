@@ -27,7 +27,7 @@ READY_TIMEOUT_S = 90.0
 def worker_settings(settings_for: Callable[..., Settings], tmp_path_factory: pytest.TempPathFactory) -> Settings:
     prefix = f"w{uuid.uuid4().hex[:8]}"
     settings = settings_for(prefix, web_enabled=True, web_host="127.0.0.1", web_port=free_port(),
-                            data_dir=str(tmp_path_factory.mktemp("worker-data")))
+                            data_dir=str(tmp_path_factory.mktemp("worker-data")), log_json=True)
     create_topics_sync(settings)
     return settings
 

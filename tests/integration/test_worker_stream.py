@@ -174,3 +174,19 @@ async def test_health_ready_and_metrics_count_what_went_through(running_worker):
     lags = re.findall(rf'newsworker_consumer_lag{{partition="\d+",topic="{re.escape(settings.topic_raw)}"}} (\S+)',
                       metrics)
     assert lags and all(float(lag) >= 0 for lag in lags)
+
+
+async def test_with_log_json_every_log_line_is_one_json_object(running_worker):
+    """NEWSWORKER_LOG_JSON=true (set for this worker): log shippers get one object per line, nothing else."""
+    await exchange(running_worker.settings, [RawMessage(b"{not json", key=b"log-json-probe")])
+    lines = [line for line in running_worker.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert lines, "the worker logged nothing"
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON log line: {line[:200]!r}")
+    assert all({"time", "level", "logger", "message"} <= set(entry) for entry in entries)
+    assert any(entry["logger"] == "worker.app" and "log-json-probe" not in entry["message"]
+               and "invalid_json" in entry["message"] for entry in entries), "the rejection was not logged"
