@@ -601,15 +601,26 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
     stories = app.topic(stories_topic(settings), key_type=bytes, value_type=bytes, key_serializer="raw",
                         value_serializer="raw", partitions=1)
 
+    # The index is the story table in memory, built at the first article after the linking partition was
+    # assigned. It is dropped when the partition is revoked: while another worker links, the table here follows
+    # the changelog (standby or recovery) but an index kept from before would not, and would miss those articles.
+    linker: dict[str, StoryIndex | None] = {"index": None}
+
+    @app.on_partitions_revoked.connect
+    async def forget_story_index(app_: Any, revoked: set[Any], **_: Any) -> None:
+        if any(tp.topic == stories.get_topic_name() for tp in revoked):
+            linker["index"] = None
+
     @app.agent(stories, name="link")
     async def link_stories(stream: faust.StreamT) -> None:
         """reads: enriched articles, the story table — writes: Article.followup, the story table, both outputs."""
-        index: StoryIndex | None = None  # rebuilt from the recovered table each time the agent (re)starts
         async for event in stream.events():
             if not guard.fresh([event]):
                 continue  # delivered twice: its outputs are out already (stream.events() acks it)
+            index = linker["index"]
             if index is None:
-                index = index_from_table(story_table, retention_seconds=link_config.retention_seconds)
+                index = linker["index"] = index_from_table(story_table,
+                                                           retention_seconds=link_config.retention_seconds)
                 logger.info("story index rebuilt from %d table entries", len(index.entries))
             envelope = envelope_from_message(event.message)
             now = datetime.now(timezone.utc)
