@@ -716,6 +716,8 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
     # Earlier decisions this one changed go out again, as they stand now (a redelivery republishes them too:
     # the crash may have come before they were out).
     for update in event["updates"]:
+        if update["article_id"] == article.id:
+            continue  # a restated decision names its own move: its event above is already the current one
         member = decisions.get(update["article_id"])
         if member is None:  # evicted meanwhile: nothing left to correct
             logger.warning("no decision kept for %s, moved to story %s by %s", update["article_id"],
