@@ -142,3 +142,12 @@ def test_the_real_gazetteer_places_a_story(real) -> None:
     assert placed["Kuwait"][2] == "PCLI"
     assert placed["U.S."][2] == "PCLI" and placed["Russian"][1] == "RU"
     assert all(text[m.start : m.end] == m.text for loc in tagged.locations for m in loc.mentions)
+
+
+def test_a_team_or_council_named_by_a_city_alone_is_placed_but_not_by_a_small_town() -> None:
+    dunmore = Place(40, "Dunmore", "P", "PPL", "OS", "07", 23.0, 82.0, 300_000)
+    gazetteer = build_gazetteer([OSTLAND], {}, [], [], [(dunmore, []), (BRINE, [])], {})
+    text = "Dunmore beat Brine in the cup final."
+    entities = [entity(0, mention(text, "Dunmore", "ORG")), entity(1, mention(text, "Brine", "ORG"))]
+    locations, _, _ = resolve_places(article(text, entities), gazetteer)
+    assert [(loc.geonames_id, loc.mentions[0].text) for loc in locations] == [(40, "Dunmore")]

@@ -106,7 +106,7 @@ def _embedded_places(entities: Sequence[Entity], gazetteer: Gazetteer) -> list[t
             continue
         for mention in entity.mentions:
             whole = gazetteer.lookup(mention.text)
-            if whole and name_key(mention.text) in gazetteer.well_known:
+            if whole and (name_key(mention.text) in gazetteer.well_known or _is_city(whole)):
                 found.append((Mention(mention.start, mention.end, mention.text, "GPE"), whole))
                 continue
             for run in CAPITALISED_RUN.finditer(mention.text):
@@ -125,6 +125,14 @@ def _embedded_places(entities: Sequence[Entity], gazetteer: Gazetteer) -> list[t
                             found.append((Mention(offset + start, offset + end, surface, "GPE"), entries))
                             break
     return found
+
+
+_CITY_POPULATION = 100_000
+
+
+def _is_city(entries: Sequence[Entry]) -> bool:
+    """A city under its own name: a team or council named by its city alone ("Louisville won") refers to it."""
+    return any(e.primary and e.place.feature_class == "P" and e.place.population >= _CITY_POPULATION for e in entries)
 
 
 def _add_mention(resolved: dict[int, tuple[Place, list[Mention], str]], place: Place, mention: Mention) -> None:
