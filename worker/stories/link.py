@@ -42,7 +42,7 @@ Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
 
 @dataclass(frozen=True, slots=True)
 class LinkConfig:
-    link_threshold: float = 0.25
+    link_threshold: float = 0.20
     duplicate_threshold: float = 0.80  # MinHash Jaccard of 3-shingles: a near copy
     # a follow_up brings at least this many new facts and this share of its sentences: a retelling may add
     # one detail, a development adds several
@@ -50,7 +50,16 @@ class LinkConfig:
     follow_up_new_share: float = 0.10
     fact_known_share: float = 0.65  # a sentence whose content words are at least this much known was reported
     name_weight: float = 2.0  # a shared entity/place/proper name counts this many times a shared topic word
+    # subtracted from the score when neither article names the other's lead participants: another event of
+    # the same kind (ECB+ dev: 10% of same-story pairs, 54% of same-topic other-event pairs)
+    lead_conflict_penalty: float = 0.15
+    # subtracted when both texts name a latest year and the years differ: the same kind of event another year
+    year_conflict_penalty: float = 0.15
     merge_margin: float = 0.05
+    # a story is joined when the mean score of its best ``story_support`` members (members not among the
+    # candidates count 0) reaches ``story_threshold``: one look-alike member of another event is not enough
+    story_support: int = 3
+    story_threshold: float = 0.20
     max_candidates: int = 64
     max_links: int = 5
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
@@ -121,7 +130,9 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
             return IndexChange(evict=evict), FollowUp(article.id, "new_story", unlinkable="outside_retention")
 
     scored = _score_candidates(index, signature, published, config)
-    linked = [c for c in scored if c.score >= config.link_threshold][: config.max_links]
+    support = _story_support(index, scored, config.story_support)
+    linked = [c for c in scored if c.score >= config.link_threshold and support[c.story_id] >= config.story_threshold]
+    linked = linked[: config.max_links]
     if linked and config.merge_margin < 1.0:
         # join other stories only when they score nearly as well as the best one: a weak second match is
         # usually another event of the same kind, and merging it would chain two stories into one
@@ -190,10 +201,11 @@ class _Scored:
     story_id: str
     text: float
     keys: float
+    penalty: float = 0.0
 
     @property
     def score(self) -> float:
-        return round(max(self.text, self.keys), 4)
+        return round(max(self.text, self.keys) - self.penalty, 4)
 
 
 def _score_candidates(index: StoryIndex, signature: Signature, published: float | None, config: LinkConfig) -> list[_Scored]:
@@ -205,6 +217,8 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
         return named * _idf(population, index.document_frequency(key))
 
     weights = {k: weight(k) for k in own_keys}
+    own_key_set = set(own_keys)
+    own_leads = set(signature.lead_array().tolist())
     own_weight = sum(weights.values())
     out: list[_Scored] = []
     for article_id, _ in index.candidates(signature, config.max_candidates):
@@ -218,8 +232,31 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
         other_weight = sum(weights.get(k) or weight(k) for k in other_keys)
         shared_weight = sum(weights[k] for k in set(own_keys).intersection(other_keys))
         keys = 2 * shared_weight / (own_weight + other_weight) if own_weight + other_weight else 0.0
-        out.append(_Scored(article_id, other, other.published, entry.story_id, text, keys))
+        other_leads = set(other.lead_array().tolist())
+        conflict = bool(
+            own_leads and other_leads and not own_leads.intersection(other_keys) and not other_leads & own_key_set
+        )
+        penalty = 0.0
+        if text < config.duplicate_threshold:
+            penalty += config.lead_conflict_penalty if conflict else 0.0
+            if signature.year and other.year and signature.year != other.year:
+                penalty += config.year_conflict_penalty
+        out.append(_Scored(article_id, other, other.published, entry.story_id, text, keys, penalty))
     out.sort(key=lambda c: (-c.score, c.article_id))
+    return out
+
+
+def _story_support(index: StoryIndex, scored: list[_Scored], support: int) -> dict[str, float]:
+    """Per candidate story: the mean score of its best ``support`` members (fewer when the story is smaller)."""
+    by_story: dict[str, list[float]] = {}
+    for candidate in scored:
+        by_story.setdefault(candidate.story_id, []).append(candidate.score)
+    out = {}
+    for story_id, member_scores in by_story.items():
+        info = index.story(story_id)
+        size = min(support, len(info.members) if info is not None else 1)
+        best = sorted(member_scores, reverse=True)[:size]
+        out[story_id] = sum(best) / max(size, 1)
     return out
 
 

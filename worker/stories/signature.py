@@ -40,6 +40,7 @@ MAX_SHINGLE_WORDS = 20_000  # words past this are not shingled: bounds a patholo
 MAX_KEYS = 40
 MAX_QUOTES = 16
 MAX_FACTS = 256  # content-word hashes kept (bottom-k), 2 bytes each
+MAX_LEADS = 3  # the most salient participants (entities) kept apart: who the story is about
 FACT_HASH_SPACE = 1 << 16
 
 _MERSENNE = (1 << 61) - 1
@@ -51,6 +52,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # A capitalised word that does not open a sentence (the previous token is a word or a comma), or a number.
 _CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][\w'’-]*\w|\b\d[\d.,:]*\d\b|\b\d\b")
 _QUOTE = re.compile(r"[\"“«]([^\"“”«»]{12,600})[\"”»]")
+_YEAR = re.compile(r"\b(?:19[0-9]{2}|20[0-9]{2})\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 
 STOPWORDS = frozenset(
@@ -77,6 +79,8 @@ class Signature:
     facts: bytes  # sorted unique uint16 content-word hashes (bottom-k)
     fact_limit: int  # word hashes >= this were not kept; a later word above it cannot be judged
     words: int = 0
+    leads: bytes = b""  # int64 key hashes of the most salient participants (also in ``keys``)
+    year: int = 0  # the latest year the text names explicitly (0: none): when the reported event happened
 
     def minhash_array(self) -> np.ndarray:
         return np.frombuffer(self.minhash, dtype="<u4")
@@ -89,6 +93,9 @@ class Signature:
 
     def fact_array(self) -> np.ndarray:
         return np.frombuffer(self.facts, dtype="<u2")
+
+    def lead_array(self) -> np.ndarray:
+        return np.frombuffer(self.leads, dtype="<i8")
 
     def bands(self) -> list[int]:
         """One bucket id per LSH band (band number mixed in, so equal rows in different bands differ)."""
@@ -106,6 +113,8 @@ class Signature:
             "f": self.facts.hex(),
             "fl": self.fact_limit,
             "w": self.words,
+            "l": self.leads.hex(),
+            "y": self.year,
         }
 
     @classmethod
@@ -119,6 +128,8 @@ class Signature:
             facts=bytes.fromhex(data["f"]),
             fact_limit=int(data["fl"]),
             words=int(data.get("w", 0)),
+            leads=bytes.fromhex(data.get("l", "")),
+            year=int(data.get("y", 0)),
         )
 
 
@@ -195,6 +206,8 @@ def _named_values(items: Iterable[object], fields: tuple[str, ...]) -> Iterator[
 def key_labels(article: Article) -> dict[int, str]:
     """The article's keys, most telling first: hash → readable label (``kind:value``, used as evidence)."""
     labelled: list[tuple[str, str]] = []
+    # the leads first: the participants must be among the keys whatever the cap
+    labelled += [("e", str(_field(e, "id"))) for e in _leads(article)]
     labelled += [("p", p) for p in _named_values(article.locations, ("geonames_id", "id", "name", "text"))]
     entities = [("e", e) for e in _named_values(article.entities, ("id", "kb_id", "text", "name"))]
     labelled += entities
@@ -216,6 +229,41 @@ def key_labels(article: Article) -> dict[int, str]:
         if len(labels) == MAX_KEYS:
             break
     return labels
+
+
+def lead_keys(article: Article) -> list[int]:
+    """Key hashes of the article's most salient participants (people, organisations, places it is about).
+
+    Two reports of one event name the same protagonists; two events of the same kind (two rehab check-ins,
+    two earthquakes) mostly do not, whatever topic words they share.
+    """
+    return [key_hash("e", str(_field(e, "id"))) for e in _leads(article)]
+
+
+def _leads(article: Article) -> list[object]:
+    ranked = sorted(
+        (e for e in article.entities if _field(e, "type") != "NORP" and _field(e, "id")),
+        key=lambda e: -float(_field(e, "salience") or 0.0),
+    )
+    return ranked[:MAX_LEADS]
+
+
+def latest_year(article: Article) -> int:
+    """The latest year named in the text (a resolved absolute date, or a four-digit year), 0 when none is.
+
+    Only years the text states: a relative date ("on Tuesday") says nothing of its own, it is resolved against
+    the publication time, which linking compares separately. A year after the publication year (a season, a
+    plan) is not when the reported event happened, so it is left out.
+    """
+    years = {int(m.value[:4]) for m in article.dates if m.value and not m.relative}
+    years.update(int(y) for y in _YEAR.findall(article.text[:50_000]))
+    if article.published_at is not None:
+        years = {y for y in years if y <= article.published_at.year}
+    return max(years, default=0)
+
+
+def _field(item: object, name: str) -> object:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
 def minhash_of(words: list[str]) -> np.ndarray:
@@ -256,4 +304,6 @@ def signature_of(article: Article, labels: dict[int, str] | None = None) -> Sign
         facts=np.asarray(facts, dtype="<u2").tobytes(),
         fact_limit=fact_limit,
         words=len(words),
+        leads=np.asarray(lead_keys(article), dtype="<i8").tobytes(),
+        year=latest_year(article),
     )
