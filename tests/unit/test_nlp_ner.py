@@ -233,3 +233,25 @@ def test_an_acronym_defined_beside_a_name_takes_its_label_in_every_mention() -> 
     found = [Mention(4, 36, "Baltic Grain Traders Association", "ORG"), Mention(74, 100, "World Health Organisation", "ORG")]
     repaired = repair_mentions(text, found, gazetteer).mentions
     assert [(m.text, m.label) for m in repaired if m.text.isupper()] == [("BGTA", "ORG"), ("BGTA", "ORG"), ("WHO", "ORG")]
+
+
+def test_names_written_as_people_are_people() -> None:
+    gazetteer = load_gazetteer()
+    text = (
+        "1. Tomas Berg ( Sweden ) 3:31.674\n"
+        "Scorer: Ana Lopes ( 75th )\n"
+        "Bowling: R. Okafor 10-0-50-0\n"
+        "American Dana Reyes won; two Rwandan Hutu groups met."
+    )
+    found = [
+        Mention(text.index("Tomas Berg"), text.index("Tomas Berg") + 10, "Tomas Berg", "ORG"),
+        Mention(text.index("Sweden"), text.index("Sweden") + 6, "Sweden", "GPE"),
+        Mention(text.index("Okafor"), text.index("Okafor") + 6, "Okafor", "GPE"),
+        Mention(text.index("American"), text.index("American") + 19, "American Dana Reyes", "PERSON"),
+        Mention(text.index("Rwandan"), text.index("Rwandan") + 12, "Rwandan Hutu", "PERSON"),
+    ]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [
+        ("Tomas Berg", "PERSON"), ("Sweden", "GPE"), ("Ana Lopes", "PERSON"), ("R. Okafor", "PERSON"),
+        ("American", "NORP"), ("Dana Reyes", "PERSON"), ("Rwandan Hutu", "NORP"),
+    ]

@@ -39,6 +39,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= particles
     mentions, people = people_after_titles(text, mentions)
     decided |= people
+    mentions, people = _people_by_form(text, mentions, gazetteer)
+    decided |= people
     mentions = _result_pairs(text, mentions, gazetteer)
     mentions, teams = _teams(text, mentions, gazetteer, frozenset(decided))
     decided |= teams
@@ -271,22 +273,66 @@ _PEOPLES = frozenset(
 )
 
 
+def _is_people(word_key: str, gazetteer: Gazetteer) -> bool:
+    singular = word_key[:-1] if word_key.endswith("s") else word_key
+    return any(gazetteer.demonyms.get(k) is not None or k in _PEOPLES for k in (word_key, singular))
+
+
 def _peoples(mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
-    """A one-word nationality or people is NORP, singular or plural ("Rwandan", "Iraqis", "Chechens").
+    """Nationalities and peoples are NORP, singular or plural ("Rwandan", "Iraqis", "Rwandan Hutu"), and a
+    nationality written before a person's name is not part of it ("American Dana Reyes" is NORP + PERSON).
 
     The model often calls a bare demonym PERSON or ORG; a demonym inside a longer name ("Iraqi Airways") is left.
     """
     out, decided = [], set()
     for m in mentions:
-        key = name_key(m.text)
-        singular = key[:-1] if key.endswith("s") else key
-        if m.label != "NORP" and " " not in key and any(
-            gazetteer.demonyms.get(k) is not None or k in _PEOPLES for k in (key, singular)
-        ):
+        words = name_key(m.text).split()
+        if m.label != "NORP" and words and all(_is_people(w, gazetteer) for w in words):
             out.append(Mention(m.start, m.end, m.text, "NORP"))
             decided.add((m.start, m.end))
+        elif m.label == "PERSON" and len(m.text.split()) >= 3 and _is_people(name_key(m.text.split()[0]), gazetteer):
+            first = m.text.split()[0]
+            rest = m.start + len(first) + 1
+            out.append(Mention(m.start, m.start + len(first), first, "NORP"))
+            out.append(Mention(rest, m.end, m.text[len(first) + 1 :], "PERSON"))
+            decided.add((m.start, m.start + len(first)))
         else:
             out.append(m)
+    return out, decided
+
+
+_INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\. ?$")
+_PERSON_RUN = r"[A-Z][\w'’-]*[a-z][\w'’-]*(?: (?:[A-Z][\w'’-]*[a-z][\w'’-]*|de|da|van|von|di|del|al|el|le|la)){1,3}"
+# A competitor with a country or a minute in brackets: "Tomas Berg ( Sweden )", "Ana Lopes (75th)".
+_COMPETITOR = re.compile(rf"(?<![\w'’.-])(?P<name>{_PERSON_RUN}) ?\( ?(?P<note>[A-Z][\w .'-]*?|\d{{1,3}}(?:st|nd|rd|th)) ?\)")
+
+
+def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """Names whose written form says they are people: an initial before a surname ("R. Kaluwitharana", where the
+    model tags only the surname or calls it a place) and competitors listed with their country or a minute in
+    brackets ("Tomas Berg ( Sweden )"), which the model often calls ORG or misses in results tables."""
+    out: list[Mention] = []
+    decided: set[tuple[int, int]] = set()
+    for m in mentions:
+        initial = _INITIAL_BEFORE.search(text, max(0, m.start - 3), m.start)
+        if initial is not None and m.label in ("PERSON", "ORG", "GPE", "LOC", "NORP") and len(m.text.split()) == 1:
+            span = (initial.start(), m.end)
+            out.append(Mention(span[0], span[1], text[span[0]:span[1]], "PERSON"))
+            decided.add(span)
+        else:
+            out.append(m)
+    competitors = []
+    for match in _COMPETITOR.finditer(text):
+        note = match.group("note")
+        if note[0].isdigit() or _is_country(note, gazetteer):
+            name = match.group("name")
+            if not gazetteer.lookup(name) and not _is_people(name_key(name.split()[0]), gazetteer):
+                competitors.append((match.start("name"), match.end("name")))
+    if competitors:
+        out = [m for m in out if not any(m.start < e and s < m.end for s, e in competitors)]
+        out.extend(Mention(s, e, text[s:e], "PERSON") for s, e in competitors)
+        decided.update(competitors)
+        out.sort(key=lambda m: m.start)
     return out, decided
 
 
