@@ -601,15 +601,12 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
     stories = app.topic(stories_topic(settings), key_type=bytes, value_type=bytes, key_serializer="raw",
                         value_serializer="raw", partitions=1)
 
-    # The index is the story table in memory, built at the first article after the linking partition was
-    # assigned. It is dropped when the partition is revoked: while another worker links, the table here follows
-    # the changelog (standby or recovery) but an index kept from before would not, and would miss those articles.
-    linker: dict[str, StoryIndex | None] = {"index": None}
+    linker = LinkerState()
 
     @app.on_partitions_revoked.connect
     async def forget_story_index(app_: Any, revoked: set[Any], **_: Any) -> None:
         if any(tp.topic == stories.get_topic_name() for tp in revoked):
-            linker["index"] = None
+            linker.forget()
 
     @app.agent(stories, name="link")
     async def link_stories(stream: faust.StreamT) -> None:
@@ -617,11 +614,18 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
         async for event in stream.events():
             if not guard.fresh([event]):
                 continue  # delivered twice: its outputs are out already (stream.events() acks it)
-            index = linker["index"]
+            index = linker.index
             if index is None:
-                index = linker["index"] = index_from_table(story_table,
-                                                           retention_seconds=link_config.retention_seconds)
-                logger.info("story index rebuilt from %d table entries", len(index.entries))
+                revocations, started = linker.revocations, time.perf_counter()
+                entries = dict(story_table.items())
+                # Off the event loop: it takes seconds for a large table (about 7 s per 100,000 entries measured
+                # here), and a loop blocked that long misses heartbeats and gets the worker out of its group.
+                index = await asyncio.to_thread(index_from_table, entries,
+                                                retention_seconds=link_config.retention_seconds)
+                if linker.revocations == revocations:  # not revoked meanwhile: the index is current
+                    linker.index = index
+                logger.info("story index rebuilt from %d table entries in %.1f s", len(index.entries),
+                            time.perf_counter() - started)
             envelope = envelope_from_message(event.message)
             now = datetime.now(timezone.utc)
             try:
@@ -672,6 +676,23 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
         runtime.close()
 
     return app
+
+
+class LinkerState:
+    """The linking agent's story index: the story table in memory, built at the first article after the linking
+    partition was assigned.
+
+    It is forgotten when that partition is revoked: while another worker links, the table here keeps following
+    the changelog (standby or recovery), but an index kept from before would not and would miss those articles.
+    """
+
+    def __init__(self) -> None:
+        self.index: StoryIndex | None = None
+        self.revocations = 0
+
+    def forget(self) -> None:
+        self.index = None
+        self.revocations += 1
 
 
 def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Article, envelope: Envelope,

@@ -1,13 +1,19 @@
 """The linking agent across a rebalance (``agent.test_context()``, no broker): an index kept from before the
-linking partition went away would miss what another worker linked meanwhile; it is rebuilt from the table."""
+linking partition went away would miss what another worker linked meanwhile, so it is rebuilt from the table,
+and rebuilding a large table does not hold up the event loop (heartbeats, the other agent)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import time
+
+import numpy as np
 from faust.types import TP
 
 from worker import codec
 from worker.app import article_from_plain
-from worker.stories import StoryIndex, link
+from worker.stories import Entry, StoryIndex, link
 from worker.stories.table import write_change
 
 from test_enrich_agent import STORIES, RecordingSender, make_app, until
@@ -42,3 +48,48 @@ async def test_an_article_linked_by_another_worker_while_the_partition_was_away_
     first_id = change.add.signature.article_id
     assert later["followup"]["story_id"] == first_id
     assert first_id in [link_["article_id"] for link_ in later["followup"]["links"]]
+
+
+def unrelated_entries(count: int, seed: int) -> dict[str, dict]:
+    """Table values of ``count`` indexed articles with random signatures (the shape of a real one)."""
+    article = article_from_plain(codec.loads(enriched(ELSEWHERE)))
+    real = link(StoryIndex(), article)[0].add.signature
+    rng = np.random.default_rng(seed)
+    minhash, keys = real.minhash_array(), real.key_array()
+    entries = {}
+    for n in range(count):
+        signature = dataclasses.replace(
+            real, article_id=f"filler-{n}",
+            minhash=rng.integers(0, 2**32, len(minhash), dtype=np.uint64).astype(minhash.dtype).tobytes(),
+            keys=np.unique(rng.integers(-2**62, 2**62, len(keys))).astype(keys.dtype).tobytes())
+        entries[signature.article_id] = Entry(signature, signature.article_id).to_dict()
+    return entries
+
+
+async def test_rebuilding_a_large_index_does_not_block_the_event_loop():
+    sender = RecordingSender()
+    app = make_app(sender)
+    table = app.tables["story_index"]
+    for key, value in unrelated_entries(30_000, seed=3).items():  # recovered from the changelog
+        table.data[key] = value
+    longest_pause = 0.0
+    linked = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal longest_pause
+        while not linked.is_set():
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            longest_pause = max(longest_pause, time.monotonic() - before)
+
+    async with app.newsworker_link_agent.test_context() as agent:
+        ticker = asyncio.ensure_future(tick())
+        started = time.monotonic()
+        await agent.put(enriched(FIRST), key=b"quay-1")  # the index is rebuilt from the 30,000 entries here
+        await until(lambda: len(sender.sent) == 2, timeout=120)
+        took = time.monotonic() - started
+        linked.set()
+        await ticker
+    assert sender.bodies("out.articles")[0]["followup"]["relation"] == "new_story"
+    assert took > 0.5, f"the rebuild took {took:.2f} s: too small a table to tell"
+    assert longest_pause < 0.25, f"the event loop stood still for {longest_pause:.2f} s of {took:.2f} s"
