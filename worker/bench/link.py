@@ -24,10 +24,10 @@ from worker.records import Article
 from worker.settings import Settings
 from worker.stories import Entry, IndexChange, LinkConfig, StoryIndex, link
 from worker.stories.link import _score_candidates
-from worker.stories.signature import NUM_PERM, Signature, key_hash, signature_of
+from worker.stories.signature import MAX_FACTS, MAX_KEYS, NUM_PERM, Signature, key_hash, signature_of
 
 VOCABULARY = 200_000
-KEYS_PER_ARTICLE = 40
+KEYS_PER_ARTICLE = MAX_KEYS
 STORY_SIZE = 5
 START = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
 
@@ -48,7 +48,7 @@ class SyntheticCorpus:
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
         self.words = [f"w{i}" for i in range(VOCABULARY)]
-        self.key_of = np.array([key_hash("t", w) for w in self.words], dtype="<i8")
+        self.key_of = np.array([key_hash("t", w) for w in self.words], dtype="<u4")
         ranks = np.arange(1, VOCABULARY + 1, dtype=np.float64)
         self.cumulative = np.cumsum(1 / ranks)  # Zipf: a few common words, a long tail
         self.cumulative /= self.cumulative[-1]
@@ -61,8 +61,8 @@ class SyntheticCorpus:
 
     def signatures(self, first: int, count: int) -> list[Signature]:
         out = []
-        minhashes = self.rng.integers(0, 2**32, size=(count, NUM_PERM), dtype=np.uint32)
-        facts = self.rng.integers(0, 2**16, size=(count, 200), dtype=np.uint16)
+        minhashes = self.rng.integers(0, 2**16, size=(count, NUM_PERM), dtype=np.uint16)
+        facts = self.rng.integers(0, 2**16, size=(count, MAX_FACTS), dtype=np.uint16)
         for i in range(count):
             n = first + i
             words = self._story_words(n // STORY_SIZE)
@@ -72,8 +72,8 @@ class SyntheticCorpus:
                 Signature(
                     article_id=f"https://news.example.com/{n // 1000:05d}/story-{n:09d}",
                     published=START + n * 0.5,  # 1M articles span under 6 days: all inside the retention window
-                    minhash=minhashes[i].astype("<u4").tobytes(),
-                    keys=np.unique(self.key_of[words]).astype("<i8").tobytes(),
+                    minhash=minhashes[i].astype("<u2").tobytes(),
+                    keys=np.unique(self.key_of[words]).astype("<u4").tobytes(),
                     quotes=b"",
                     facts=np.unique(facts[i]).astype("<u2").tobytes(),
                     fact_limit=2**16,

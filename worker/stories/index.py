@@ -4,23 +4,34 @@ Layout (the same in memory and in a Faust table, so an agent can mirror every ch
 - ``entries[article_id]`` → ``Entry(signature, story_id)``: the only state that must be stored. In a Faust
   table (worker/stories/table.py) the key is the article id and the value ``Entry.to_dict()``; a change writes
   one entry, deletes the evicted ones and rewrites the ``story_id`` of the members of a merged/re-rooted story.
-- ``bands``, ``postings``, ``stories`` and the time order are derived from the entries, rebuilt by
+- the LSH buckets, the key postings, the stories and the time order are derived from the entries, rebuilt by
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.
 
+Memory: an indexed article is one row of packed numpy columns (MinHash, keys, leads, fact hashes, quote
+fingerprints, time, story) plus its id string; its LSH buckets, its keys and its id hash are (hash, row) pairs
+packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``). No Python object is made per article
+but the id, so an article costs a few hundred bytes instead of kilobytes of dicts, lists and tuples.
+``entries`` is a read-only view that rebuilds an ``Entry`` from its row when asked.
+
 Lookup is sublinear: an article's candidates are the members of its 8 LSH band buckets plus the postings of
-its keys, skipping keys more common than ``max_posting`` (they say nothing about which story it is).
+its keys, skipping keys more common than ``max_posting`` (they say nothing about which story it is); each lookup
+is a binary search in O(log n) runs.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-from collections.abc import Iterable, Iterator
+import math
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from worker.stories.signature import Signature
+import numpy as np
+
+from worker.stories.signature import MAX_FACTS, MAX_KEYS, MAX_LEADS, MAX_QUOTES, NUM_PERM, Signature
 
 DEFAULT_RETENTION_SECONDS = 14 * 24 * 3600.0
+_ROW_MASK = np.uint64(0xFFFFFFFF)
 
 
 @dataclass(slots=True)
@@ -51,9 +62,184 @@ class IndexChange:
 
 @dataclass
 class StoryInfo:
+    """A story as ``link`` reads it: its root (earliest published article) and its members' ids."""
+
     first_id: str
     first_published: float
     members: list[str] = field(default_factory=list)
+
+
+class _Story:
+    """A story of two or more articles (a lone article is its own story and needs no object)."""
+
+    __slots__ = ("story_id", "first_id", "first_published", "rows")
+
+    def __init__(self, story_id: str, first_id: str, first_published: float, rows: list[int]) -> None:
+        self.story_id = story_id
+        self.first_id = first_id
+        self.first_published = first_published
+        self.rows = rows
+
+
+class _PackedMultiMap:
+    """32-bit key → rows, each pair packed as ``key << 32 | row`` in sorted uint64 runs.
+
+    New pairs are appended to a small unsorted buffer that is sorted into a run when it holds ``flush_at``
+    pairs; runs are merged while the last one is at least half the size of the one before (a binary counter),
+    so there are O(log n) runs and each pair is merged O(log n) times. Removed rows are not deleted here: the
+    index drops dead rows when it reads them and rebuilds the map when it compacts.
+    """
+
+    __slots__ = ("_runs", "_pending", "_pending_sorted", "flush_at")
+
+    def __init__(self, flush_at: int = 4096) -> None:
+        self._runs: list[np.ndarray] = []
+        self._pending = array("Q")
+        self._pending_sorted: np.ndarray | None = None
+        self.flush_at = flush_at
+
+    @classmethod
+    def from_pairs(cls, keys: np.ndarray, rows: np.ndarray) -> _PackedMultiMap:
+        built = cls()
+        if keys.size:
+            built._runs.append(np.sort((keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)))
+        return built
+
+    def nbytes(self) -> int:
+        return sum(run.nbytes for run in self._runs) + self._pending.itemsize * len(self._pending)
+
+    def add(self, keys: Iterable[int], row: int) -> None:
+        self._pending.extend((key << 32) | row for key in keys)
+        self._pending_sorted = None
+        if len(self._pending) >= self.flush_at:
+            self._runs.append(np.sort(np.frombuffer(self._pending, dtype=np.uint64)))
+            self._pending = array("Q")
+            while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
+                newer = self._runs.pop()
+                older = self._runs.pop()
+                # two sorted runs: the stable sort (timsort) merges them in linear time
+                self._runs.append(np.sort(np.concatenate((older, newer)), kind="stable"))
+
+    def _all_runs(self) -> list[np.ndarray]:
+        """Every run, oldest first; the unsorted buffer (the newest pairs) sorted once per change, last."""
+        if not self._pending:
+            return self._runs
+        if self._pending_sorted is None:
+            self._pending_sorted = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
+        return [*self._runs, self._pending_sorted]
+
+    def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, list[int], list[int]]]:
+        low = keys.astype(np.uint64) << np.uint64(32)
+        high = low | _ROW_MASK
+        return [
+            (run, np.searchsorted(run, low, "left").tolist(), np.searchsorted(run, high, "right").tolist())
+            for run in self._all_runs()
+        ]
+
+    def counts(self, keys: np.ndarray) -> np.ndarray:
+        """How many pairs each key has (dead rows included until the next compaction)."""
+        low = keys.astype(np.uint64) << np.uint64(32)
+        high = low | _ROW_MASK
+        total = np.zeros(keys.size, dtype=np.int64)
+        for run in self._all_runs():
+            total += np.searchsorted(run, high, "right") - np.searchsorted(run, low, "left")
+        return total
+
+    def rows(self, keys: np.ndarray, latest: int, most: int | None = None) -> list[np.ndarray]:
+        """Per key, its rows: at most the ``latest`` (most recently added) ones; none for a key with more
+        than ``most`` pairs."""
+        bounds = self._bounds(keys)
+        out = []
+        for k in range(keys.size):
+            if most is not None and sum(hi[k] - lo[k] for _, lo, hi in bounds) > most:
+                out.append(np.empty(0, dtype=np.uint64))
+                continue
+            parts, needed = [], latest
+            for run, lo, hi in reversed(bounds):  # newest run first
+                if hi[k] > lo[k]:
+                    parts.append(run[max(lo[k], hi[k] - needed) : hi[k]])
+                    needed -= len(parts[-1])
+                    if needed <= 0:
+                        break
+            out.append(np.concatenate(parts) & _ROW_MASK if parts else np.empty(0, dtype=np.uint64))
+        return out
+
+
+class _Columns:
+    """Growable packed columns, one row per indexed article (capacity doubles; untouched pages cost nothing)."""
+
+    SPEC: dict[str, tuple[str, int]] = {
+        "minhash": ("<u2", NUM_PERM),
+        "keys": ("<u4", MAX_KEYS),
+        "leads": ("<u4", MAX_LEADS),
+        "facts": ("<u2", MAX_FACTS),
+        "quotes": ("<u4", MAX_QUOTES),
+        "key_count": ("u1", 0),
+        "lead_count": ("u1", 0),
+        "fact_count": ("<u2", 0),
+        "quote_count": ("u1", 0),
+        "fact_limit": ("<u4", 0),
+        "words": ("<u4", 0),
+        "year": ("<u2", 0),
+        "published": ("<f8", 0),  # NaN: no publication time
+        "story": ("<i4", 0),  # -1: a story of its own; otherwise an index into StoryIndex._story_list
+        "alive": ("?", 0),
+    }
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.size = 0
+        self.capacity = capacity
+        self.arrays = {name: self._empty(name, capacity) for name in self.SPEC}
+
+    def _empty(self, name: str, capacity: int) -> np.ndarray:
+        dtype, width = self.SPEC[name]
+        return np.zeros((capacity, width) if width else capacity, dtype=dtype)
+
+    def append(self) -> int:
+        if self.size == self.capacity:
+            self.capacity *= 2
+            for name, old in self.arrays.items():
+                grown = self._empty(name, self.capacity)
+                grown[: self.size] = old[: self.size]
+                self.arrays[name] = grown
+        self.size += 1
+        return self.size - 1
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only ``rows`` (in that order), renumbered from 0."""
+        self.capacity = max(1024, 1 << max(int(rows.size) - 1, 1).bit_length())
+        for name, old in self.arrays.items():
+            kept = self._empty(name, self.capacity)
+            kept[: rows.size] = old[rows]
+            self.arrays[name] = kept
+        self.size = int(rows.size)
+
+    def nbytes(self) -> int:
+        return sum(a[: self.size].nbytes for a in self.arrays.values())
+
+
+class _EntryView(Mapping[str, Entry]):
+    """``index.entries``: the indexed articles as ``Entry`` objects, rebuilt from their rows on access."""
+
+    def __init__(self, index: StoryIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, article_id: str) -> Entry:
+        row = self._index._row_of(article_id)
+        if row is None:
+            raise KeyError(article_id)
+        return self._index._entry(row)
+
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self._index._row_of(article_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        index = self._index
+        for row in np.flatnonzero(index._cols.arrays["alive"][: index._cols.size]).tolist():
+            yield index._ids[row]
+
+    def __len__(self) -> int:
+        return self._index._live
 
 
 class StoryIndex:
@@ -65,16 +251,21 @@ class StoryIndex:
         self.retention_seconds = retention_seconds
         self.max_posting = max_posting  # keys in more articles than this say nothing about the story: skipped
         self.max_scan = max_scan  # of a key's articles only the latest this many are looked at
-        self.entries: dict[str, Entry] = {}
-        # bucket / key → the article ids in it; a bucket with one article holds the id itself, not a list
-        # (most LSH buckets and rare keys have one member, and a list would cost 70 bytes more each)
-        self.bands: dict[int, str | list[str]] = {}
-        self.postings: dict[int, str | list[str]] = {}
-        self.stories: dict[str, StoryInfo] = {}
-        # (published, article id) in time order; news arrives roughly in publication order, so inserting is
-        # almost always an append and the expired ones are a prefix
-        self._by_time: list[tuple[float, str]] = []
         self.watermark: float | None = None  # latest publication time indexed
+        self.entries: Mapping[str, Entry] = _EntryView(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cols = _Columns()
+        self._ids: list[str] = []
+        self._id_rows = _PackedMultiMap()  # crc32(article id) → row (a collision is resolved by comparing ids)
+        self._bands = _PackedMultiMap()
+        self._postings = _PackedMultiMap()
+        self._story_list: list[_Story | None] = []
+        self._free_stories: list[int] = []
+        self._story_of_id: dict[str, int] = {}  # story id → index in _story_list, for stories of 2+ articles
+        self._live = 0
+        self._front = 0  # rows below this are all dead (news arrives roughly in publication order)
 
     @classmethod
     def from_entries(cls, entries: Iterable[Entry], **options: float) -> StoryIndex:
@@ -85,48 +276,85 @@ class StoryIndex:
         return index
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self._live
+
+    def nbytes(self) -> int:
+        """Bytes held in packed arrays (columns and sorted runs); ids and stories come on top."""
+        return self._cols.nbytes() + self._id_rows.nbytes() + self._bands.nbytes() + self._postings.nbytes()
 
     # ---- reads (used by link) ------------------------------------------------------------------------
 
     def document_frequency(self, key: int) -> int:
-        return len(_members(self.postings.get(key)))
+        return int(self.document_frequencies(np.asarray([key], dtype=np.uint32))[0])
+
+    def document_frequencies(self, keys: np.ndarray) -> np.ndarray:
+        """Indexed articles having each key (evicted ones still count until the next compaction)."""
+        return self._postings.counts(np.asarray(keys, dtype=np.uint32))
 
     def candidates(self, signature: Signature, limit: int) -> list[tuple[str, int]]:
         """Up to ``limit`` indexed article ids sharing the most band buckets / keys with ``signature``."""
-        hits: dict[str, int] = {}
-        for bucket in signature.bands():
-            for article_id in _members(self.bands.get(bucket))[-self.max_scan :]:
-                hits[article_id] = hits.get(article_id, 0) + 4  # a shared band is strong evidence
-        for key in signature.key_array().tolist():
-            posting = _members(self.postings.get(key))
-            if len(posting) > self.max_posting:
-                continue
-            for article_id in posting[-self.max_scan :]:
-                hits[article_id] = hits.get(article_id, 0) + 1
-        hits.pop(signature.article_id, None)
-        if len(hits) <= limit:
-            return sorted(hits.items(), key=lambda kv: -kv[1])
-        return heapq.nlargest(limit, hits.items(), key=lambda kv: kv[1])
+        rows, hits = self._candidate_rows(signature, limit)
+        return [(self._ids[row], hit) for row, hit in zip(rows.tolist(), hits.tolist())]
+
+    def candidate_entries(self, signature: Signature, limit: int) -> list[Entry]:
+        """The entries of ``candidates`` (best first), read straight from their rows."""
+        rows, _ = self._candidate_rows(signature, limit)
+        return [self._entry(row) for row in rows.tolist()]
+
+    def _candidate_rows(self, signature: Signature, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        bands = self._bands.rows(np.asarray(signature.bands(), dtype=np.uint32), self.max_scan)
+        keys = self._postings.rows(signature.key_array(), self.max_scan, most=self.max_posting)
+        found = np.concatenate([*bands, *keys]).astype(np.int64) if bands or keys else np.empty(0, np.int64)
+        # a shared band is strong evidence: it counts as four shared keys
+        weight = np.concatenate(
+            [np.full(sum(b.size for b in bands), 4, dtype=np.int64), np.ones(sum(k.size for k in keys), np.int64)]
+        )
+        rows, inverse = np.unique(found, return_inverse=True)
+        hits = np.bincount(inverse, weights=weight, minlength=rows.size).astype(np.int64)
+        keep = self._cols.arrays["alive"][rows]
+        own = self._row_of(signature.article_id)
+        if own is not None:
+            keep &= rows != own
+        rows, hits = rows[keep], hits[keep]
+        order = np.lexsort((-rows, -hits))[:limit]  # most hits first, then the latest
+        return rows[order], hits[order]
 
     def story(self, story_id: str) -> StoryInfo | None:
-        return self.stories.get(story_id)
+        number = self._story_of_id.get(story_id)
+        if number is not None:
+            story = self._story_list[number]
+            assert story is not None
+            return StoryInfo(story.first_id, story.first_published, [self._ids[r] for r in story.rows])
+        row = self._row_of(story_id)
+        if row is not None and self._cols.arrays["story"][row] == -1:
+            return StoryInfo(story_id, self._published_or(row, 0.0), [story_id])
+        return None
+
+    def story_size(self, story_id: str) -> int:
+        """Indexed members of a story (1 for an id that names no story of several: a lone article)."""
+        number = self._story_of_id.get(story_id)
+        return len(self._story_list[number].rows) if number is not None else 1  # type: ignore[union-attr]
 
     def expired(self, now: float | None = None, limit: int = 1_000) -> Iterator[str]:
         """Indexed articles published before the retention window ending at ``now`` (default: the latest
-        publication time indexed), at most ``limit`` of them, oldest first."""
+        publication time indexed), at most ``limit`` of them, oldest rows first. The scan stops at the first
+        live article inside the window: an article that arrived out of order ages out with the rows around it."""
         latest = max((t for t in (self.watermark, now) if t is not None), default=None)
         if latest is None:
             return
         horizon = latest - self.retention_seconds
+        alive = self._cols.arrays["alive"]
+        published = self._cols.arrays["published"]
         found = 0
-        for published, article_id in self._by_time:
-            if published >= horizon or found == limit:
+        for row in range(self._front, self._cols.size):
+            if found == limit:
                 return
-            entry = self.entries.get(article_id)
-            if entry is not None and (entry.published or 0.0) == published:
-                found += 1
-                yield article_id
+            if not alive[row]:
+                continue
+            if not published[row] < horizon:  # NaN (never dated) rows are kept under the rows around them
+                return
+            found += 1
+            yield self._ids[row]
 
     # ---- the one write -----------------------------------------------------------------------------
 
@@ -138,95 +366,197 @@ class StoryIndex:
         if change.add is not None:
             self._remove(change.add.signature.article_id)
             self._insert(change.add)
-        self._drop_stale_time_prefix()
+        self._advance_front()
+        if self._cols.size > 4096 and self._live < self._cols.size // 2:
+            self._compact()
+
+    # ---- rows ----------------------------------------------------------------------------------------
+
+    def _row_of(self, article_id: str) -> int | None:
+        alive = self._cols.arrays["alive"]
+        (rows,) = self._id_rows.rows(np.asarray([_id_hash(article_id)], dtype=np.uint32), 1 << 30)
+        for row in rows.tolist():
+            if alive[row] and self._ids[row] == article_id:
+                return row
+        return None
+
+    def _published_or(self, row: int, default: float) -> float:
+        value = float(self._cols.arrays["published"][row])
+        return default if math.isnan(value) else value
+
+    def _entry(self, row: int) -> Entry:
+        a = self._cols.arrays
+        published = float(a["published"][row])
+        signature = Signature(
+            article_id=self._ids[row],
+            published=None if math.isnan(published) else published,
+            minhash=a["minhash"][row].tobytes(),
+            keys=a["keys"][row, : a["key_count"][row]].tobytes(),
+            quotes=a["quotes"][row, : a["quote_count"][row]].tobytes(),
+            facts=a["facts"][row, : a["fact_count"][row]].tobytes(),
+            fact_limit=int(a["fact_limit"][row]),
+            words=int(a["words"][row]),
+            leads=a["leads"][row, : a["lead_count"][row]].tobytes(),
+            year=int(a["year"][row]),
+        )
+        return Entry(signature, self._story_id(row))
+
+    def _story_id(self, row: int) -> str:
+        number = int(self._cols.arrays["story"][row])
+        if number == -1:
+            return self._ids[row]
+        story = self._story_list[number]
+        assert story is not None
+        return story.story_id
 
     def _insert(self, entry: Entry) -> None:
         signature = entry.signature
         article_id = signature.article_id
-        self.entries[article_id] = entry
-        for bucket in signature.bands():
-            _add(self.bands, bucket, article_id)
-        for key in signature.key_array().tolist():
-            _add(self.postings, key, article_id)
-        published = entry.published if entry.published is not None else (self.watermark or 0.0)
-        story = self.stories.get(entry.story_id)
-        if story is None:
-            story = self.stories[entry.story_id] = StoryInfo(article_id, published)
-        elif published < story.first_published:
-            story.first_id, story.first_published = article_id, published
-        story.members.append(article_id)
-        bisect.insort(self._by_time, (entry.published or 0.0, article_id))
+        row = self._cols.append()
+        a = self._cols.arrays
+        keys = signature.key_array()[:MAX_KEYS]
+        leads = signature.lead_array()[:MAX_LEADS]
+        facts = signature.fact_array()[:MAX_FACTS]
+        quotes = signature.quote_array()[:MAX_QUOTES]
+        a["minhash"][row] = signature.minhash_array()
+        a["keys"][row, : keys.size] = keys
+        a["key_count"][row] = keys.size
+        a["leads"][row, : leads.size] = leads
+        a["lead_count"][row] = leads.size
+        a["facts"][row, : facts.size] = facts
+        a["fact_count"][row] = facts.size
+        a["quotes"][row, : quotes.size] = quotes
+        a["quote_count"][row] = quotes.size
+        a["fact_limit"][row] = signature.fact_limit
+        a["words"][row] = signature.words
+        a["year"][row] = signature.year
+        a["published"][row] = math.nan if entry.published is None else entry.published
+        a["alive"][row] = True
+        a["story"][row] = -1
+        self._ids.append(article_id)
+        self._id_rows.add((_id_hash(article_id),), row)
+        self._bands.add(signature.bands(), row)
+        self._postings.add(keys.tolist(), row)
+        self._live += 1
+        self._join(row, entry.story_id)
         if entry.published is not None and (self.watermark is None or entry.published > self.watermark):
             self.watermark = entry.published
 
+    def _join(self, row: int, story_id: str) -> None:
+        article_id = self._ids[row]
+        published = self._published_or(row, self.watermark or 0.0)
+        number = self._story_of_id.get(story_id)
+        if number is None:
+            if story_id == article_id:
+                return  # a story of its own
+            root = self._row_of(story_id)
+            rows = [] if root is None or self._cols.arrays["story"][root] != -1 else [root]
+            first = (self._published_or(root, published), story_id) if rows else (published, article_id)
+            number = self._new_story(_Story(story_id, first[1], first[0], rows))
+            for member in rows:
+                self._cols.arrays["story"][member] = number
+        story = self._story_list[number]
+        assert story is not None
+        story.rows.append(row)
+        self._cols.arrays["story"][row] = number
+        if published < story.first_published:
+            story.first_id, story.first_published = article_id, published
+
+    def _new_story(self, story: _Story) -> int:
+        if self._free_stories:
+            number = self._free_stories.pop()
+            self._story_list[number] = story
+        else:
+            number = len(self._story_list)
+            self._story_list.append(story)
+        self._story_of_id[story.story_id] = number
+        return number
+
+    def _drop_story(self, number: int) -> None:
+        story = self._story_list[number]
+        assert story is not None
+        del self._story_of_id[story.story_id]
+        self._story_list[number] = None
+        self._free_stories.append(number)
+
     def _remove(self, article_id: str) -> None:
-        entry = self.entries.pop(article_id, None)
-        if entry is None:
+        row = self._row_of(article_id)
+        if row is None:
             return
-        signature = entry.signature
-        for bucket in signature.bands():
-            _discard(self.bands, bucket, article_id)
-        for key in signature.key_array().tolist():
-            _discard(self.postings, key, article_id)
-        story = self.stories.get(entry.story_id)
-        if story is not None:
-            story.members.remove(article_id)
-            if not story.members:
-                del self.stories[entry.story_id]
-        # its _by_time item goes stale; expired() skips it and _drop_stale_time_prefix trims it
+        a = self._cols.arrays
+        a["alive"][row] = False
+        self._live -= 1
+        number = int(a["story"][row])
+        if number != -1:
+            story = self._story_list[number]
+            assert story is not None
+            story.rows.remove(row)
+            if not story.rows:
+                self._drop_story(number)
+        # its bucket, posting and id pairs stay until the next compaction; readers skip dead rows
 
     def _restory(self, old: str, new: str) -> None:
-        moved = self.stories.pop(old, None)
-        if moved is None:
+        if old == new:
             return
-        for article_id in moved.members:
-            self.entries[article_id].story_id = new
-        target = self.stories.get(new)
-        if target is None:
-            self.stories[new] = moved
+        a = self._cols.arrays
+        number = self._story_of_id.get(old)
+        if number is not None:
+            moved = self._story_list[number]
+            assert moved is not None
+            self._drop_story(number)
         else:
-            target.members.extend(moved.members)
-            if moved.first_published < target.first_published:
-                target.first_id, target.first_published = moved.first_id, moved.first_published
+            row = self._row_of(old)
+            if row is None or a["story"][row] != -1:
+                return
+            moved = _Story(old, old, self._published_or(row, 0.0), [row])
+        target_number = self._story_of_id.get(new)
+        if target_number is None:
+            root = self._row_of(new)
+            rows = [root] if root is not None and a["story"][root] == -1 else []
+            first = (self._published_or(root, math.inf), new) if rows else (math.inf, new)
+            target_number = self._new_story(_Story(new, first[1], first[0], rows))
+            for member in rows:
+                a["story"][member] = target_number
+        target = self._story_list[target_number]
+        assert target is not None
+        for member in moved.rows:
+            a["story"][member] = target_number
+        target.rows.extend(moved.rows)
+        if moved.first_published < target.first_published:
+            target.first_id, target.first_published = moved.first_id, moved.first_published
 
-    def _drop_stale_time_prefix(self) -> None:
-        stale = 0
-        for published, article_id in self._by_time:
-            entry = self.entries.get(article_id)
-            if entry is not None and (entry.published or 0.0) == published:
-                break
-            stale += 1
-        if stale:
-            del self._by_time[:stale]
+    def _advance_front(self) -> None:
+        alive = self._cols.arrays["alive"]
+        while self._front < self._cols.size and not alive[self._front]:
+            self._front += 1
+
+    def _compact(self) -> None:
+        """Drop dead rows: renumber the live ones and rebuild the packed maps from the columns (vectorised)."""
+        a = self._cols.arrays
+        live = np.flatnonzero(a["alive"][: self._cols.size])
+        renumber = np.full(self._cols.size, -1, dtype=np.int64)
+        renumber[live] = np.arange(live.size)
+        self._cols.keep(live)
+        self._ids = [self._ids[row] for row in live.tolist()]
+        for story in self._story_list:
+            if story is not None:
+                story.rows = renumber[story.rows].tolist()
+        a = self._cols.arrays
+        rows = np.arange(live.size, dtype=np.uint64)
+        self._id_rows = _PackedMultiMap.from_pairs(
+            np.fromiter((_id_hash(i) for i in self._ids), dtype=np.uint64, count=live.size), rows
+        )
+        band_keys = np.asarray([_bands_of(a["minhash"][row]) for row in range(live.size)], dtype=np.uint64)
+        self._bands = _PackedMultiMap.from_pairs(band_keys.reshape(-1), np.repeat(rows, band_keys.shape[1] if live.size else 0))
+        counts = a["key_count"][: live.size].astype(np.int64)
+        present = np.arange(MAX_KEYS)[None, :] < counts[:, None]
+        self._postings = _PackedMultiMap.from_pairs(a["keys"][: live.size][present], np.repeat(rows, counts))
+        self._front = 0
 
 
-def _members(value: str | list[str] | None) -> list[str] | tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else value
+def _id_hash(article_id: str) -> int:
+    return zlib.crc32(article_id.encode())
 
 
-def _add(table: dict[int, str | list[str]], key: int, article_id: str) -> None:
-    value = table.get(key)
-    if value is None:
-        table[key] = article_id
-    elif isinstance(value, str):
-        table[key] = [value, article_id]
-    else:
-        value.append(article_id)
-
-
-def _discard(table: dict[int, str | list[str]], key: int, article_id: str) -> None:
-    value = table.get(key)
-    if value is None:
-        return
-    if isinstance(value, str):
-        if value == article_id:
-            del table[key]
-        return
-    try:
-        value.remove(article_id)
-    except ValueError:
-        return
-    if len(value) == 1:
-        table[key] = value[0]
+def _bands_of(minhash: np.ndarray) -> list[int]:
+    return Signature("", None, minhash.tobytes(), b"", b"", b"", 0).bands()

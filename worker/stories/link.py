@@ -212,25 +212,30 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
     population = max(len(index), 1)
     minhash = signature.minhash_array()
     own_keys = signature.key_array().tolist()
-    def weight(key: int) -> float:
-        named = config.name_weight if is_named(key) else 1.0
-        return named * _idf(population, index.document_frequency(key))
-
-    weights = {k: weight(k) for k in own_keys}
     own_key_set = set(own_keys)
     own_leads = set(signature.lead_array().tolist())
-    own_weight = sum(weights.values())
-    out: list[_Scored] = []
-    for article_id, _ in index.candidates(signature, config.max_candidates):
-        entry = index.entries[article_id]
+    entries = []
+    for entry in index.candidate_entries(signature, config.max_candidates):
         other = entry.signature
         if published is not None and other.published is not None:
             if abs(other.published - published) > config.retention_seconds:
                 continue
+        entries.append(entry)
+    # every key's IDF weight at once: one vectorised document-frequency lookup per decision
+    all_keys = np.unique(np.concatenate([signature.key_array()] + [e.signature.key_array() for e in entries]))
+    frequencies = index.document_frequencies(all_keys).tolist()
+    weights = {
+        key: (config.name_weight if is_named(key) else 1.0) * _idf(population, df)
+        for key, df in zip(all_keys.tolist(), frequencies)
+    }
+    own_weight = sum(weights[k] for k in own_keys)
+    out: list[_Scored] = []
+    for entry in entries:
+        other = entry.signature
         text = float(np.count_nonzero(minhash == other.minhash_array())) / len(minhash)
         other_keys = other.key_array().tolist()
-        other_weight = sum(weights.get(k) or weight(k) for k in other_keys)
-        shared_weight = sum(weights[k] for k in set(own_keys).intersection(other_keys))
+        other_weight = sum(weights[k] for k in other_keys)
+        shared_weight = sum(weights[k] for k in own_key_set.intersection(other_keys))
         keys = 2 * shared_weight / (own_weight + other_weight) if own_weight + other_weight else 0.0
         other_leads = set(other.lead_array().tolist())
         conflict = bool(
@@ -241,7 +246,7 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
             penalty += config.lead_conflict_penalty if conflict else 0.0
             if signature.year and other.year and signature.year != other.year:
                 penalty += config.year_conflict_penalty
-        out.append(_Scored(article_id, other, other.published, entry.story_id, text, keys, penalty))
+        out.append(_Scored(other.article_id, other, other.published, entry.story_id, text, keys, penalty))
     out.sort(key=lambda c: (-c.score, c.article_id))
     return out
 
@@ -253,8 +258,7 @@ def _story_support(index: StoryIndex, scored: list[_Scored], support: int) -> di
         by_story.setdefault(candidate.story_id, []).append(candidate.score)
     out = {}
     for story_id, member_scores in by_story.items():
-        info = index.story(story_id)
-        size = min(support, len(info.members) if info is not None else 1)
+        size = min(support, max(index.story_size(story_id), 1))
         best = sorted(member_scores, reverse=True)[:size]
         out[story_id] = sum(best) / max(size, 1)
     return out
