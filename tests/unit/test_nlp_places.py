@@ -151,3 +151,21 @@ def test_a_team_or_council_named_by_a_city_alone_is_placed_but_not_by_a_small_to
     entities = [entity(0, mention(text, "Dunmore", "ORG")), entity(1, mention(text, "Brine", "ORG"))]
     locations, _, _ = resolve_places(article(text, entities), gazetteer)
     assert [(loc.geonames_id, loc.mentions[0].text) for loc in locations] == [(40, "Dunmore")]
+
+
+def test_english_is_england_unless_it_names_the_language_and_state_abbreviations_are_states() -> None:
+    gazetteer = load_gazetteer()
+    text = "The Kent pub, in the English countryside, printed menus in English. Its owner moved from Slidell, La. to Fresno, Calif."
+    entities = [
+        entity(0, mention(text, "English", "NORP"), mention(text, "English", "NORP", 1)),
+        entity(1, mention(text, "Slidell", "GPE")),
+        entity(2, mention(text, "La.", "GPE")),
+        entity(3, mention(text, "Fresno", "GPE")),
+        entity(4, mention(text, "Calif.", "GPE")),
+    ]
+    locations, _, _ = resolve_places(article(text, entities), gazetteer)
+    by_name = {loc.name: loc for loc in locations}
+    assert [m.start for m in by_name["England"].mentions] == [text.index("English")]  # not the language
+    assert by_name["Louisiana"].feature_code == "ADM1" and by_name["California"].feature_code == "ADM1"
+    assert by_name["Slidell"].admin1 == "LA"
+    assert "la" not in gazetteer.well_known  # "La Liga" is not a place for the recovery pass

@@ -72,8 +72,8 @@ _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
 
 # Demonyms and adjectives the sources lack, or that mean a country other than the one they list first.
 _DEMONYMS: dict[str, str] = {
-    "American": "US", "British": "GB", "Briton": "GB", "English": "GB", "Tajik": "TJ", "Azeri": "AZ",
-    "Scottish": "GB", "Welsh": "GB", "Irish": "IE", "Dutch": "NL", "Swiss": "CH", "Saudi": "SA",
+    "American": "US", "British": "GB", "Briton": "GB", "Tajik": "TJ", "Azeri": "AZ",
+    "Irish": "IE", "Dutch": "NL", "Swiss": "CH", "Saudi": "SA",
     "Emirati": "AE", "Filipino": "PH", "Israeli": "IL", "Palestinian": "PS",
     "Afghan": "AF", "Pakistani": "PK", "Iraqi": "IQ",
     "Iranian": "IR", "Syrian": "SY", "Turkish": "TR", "Chinese": "CN",
@@ -96,6 +96,21 @@ _DEMONYMS: dict[str, str] = {
     "Congolese": "CD", "Cameroonian": "CM", "Senegalese": "SN", "Malian": "ML", "Haitian": "HT",
     "Jamaican": "JM", "Puerto Rican": "PR", "Bahraini": "BH", "Omani": "OM",
 }
+# Adjectives of the nations of the United Kingdom: "the English city of Salisbury" is in England.
+_NATION_DEMONYMS: dict[str, str] = {"English": "England", "Scottish": "Scotland", "Scots": "Scotland", "Welsh": "Wales"}
+
+# The AP style abbreviations of US states, as news datelines and qualifiers write them ("Slidell, La.").
+_US_STATE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "AL": ("Ala.",), "AZ": ("Ariz.",), "AR": ("Ark.",), "CA": ("Calif.",), "CO": ("Colo.",), "CT": ("Conn.",),
+    "DE": ("Del.",), "FL": ("Fla.",), "GA": ("Ga.",), "IL": ("Ill.",), "IN": ("Ind.",), "KS": ("Kan.", "Kans."),
+    "KY": ("Ky.",), "LA": ("La.",), "MD": ("Md.",), "MA": ("Mass.",), "MI": ("Mich.",), "MN": ("Minn.",),
+    "MS": ("Miss.",), "MO": ("Mo.",), "MT": ("Mont.",), "NE": ("Neb.", "Nebr."), "NV": ("Nev.",), "NH": ("N.H.",),
+    "NJ": ("N.J.",), "NM": ("N.M.",), "NY": ("N.Y.",), "NC": ("N.C.",), "ND": ("N.D.",), "OK": ("Okla.",),
+    "OR": ("Ore.", "Oreg."), "PA": ("Pa.", "Penn."), "RI": ("R.I.",), "SC": ("S.C.",), "SD": ("S.D.",),
+    "TN": ("Tenn.",), "TX": ("Tex.",), "VT": ("Vt.",), "VA": ("Va.",), "WA": ("Wash.",), "WV": ("W.Va.", "W. Va."),
+    "WI": ("Wis.", "Wisc."), "WY": ("Wyo.",),
+}
+
 _CONTINENT_DEMONYMS: dict[str, str] = {"European": "EU", "African": "AF",
                                        "Asian": "AS", "South American": "SA", "North American": "NA"}
 
@@ -160,8 +175,11 @@ def build_gazetteer(
             if key and key not in seen:
                 seen.add(key)
                 index[key].append(Entry(place, primary=name == primary_name))
-                if famous and (name == primary_name or place.feature_class != "P"):
-                    well_known.add(key)  # a city's alternate names are too loose ("White House" is Casablanca)
+                # a city's alternate names are too loose ("White House" is Casablanca), and an abbreviation written
+                # with its period ("Miss.", "La.") reads as a common word or name once the period is dropped
+                abbreviation = name.endswith(".") and name.count(".") == 1
+                if famous and (name == primary_name or place.feature_class != "P") and not abbreviation:
+                    well_known.add(key)
 
     country_map = {}
     for country in countries:
@@ -284,4 +302,8 @@ def load_gazetteer(min_city_population: int = 5000) -> Gazetteer:
             continue
         lat, lon = _middle(extent[code])
         states.append(Place(row["geonameid"], row["name"], "A", "ADM1", "US", code, lat, lon, 0))
+        aliases[str(row["geonameid"])].extend(_US_STATE_ABBREVIATIONS.get(code, ()))
+    nations = {nation.name: nation for nation in _UK_NATIONS}
+    for demonym, nation in _NATION_DEMONYMS.items():
+        demonyms[demonym] = nations[nation]
     return build_gazetteer(countries, aliases, continents, states, cities, demonyms)

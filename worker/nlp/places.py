@@ -8,6 +8,7 @@ the name is the place's own name or only an alternate. Pure functions of the art
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -23,6 +24,8 @@ from worker.records import Article
 _KIND_PRIOR = {"PCLI": 6.0, "CONT": 6.0, "ADM1": 3.0, "PPLC": 1.5}
 _QUALIFIER = re.compile(r"\s*,\s*((?:[A-Z][\w.'-]*\s?){1,3})")
 _STATE_WORD = re.compile(r"\s+(?:state|State)\b")
+# a name written as the qualifier of a town ("Slidell, La.", "Helena, Mont.") is its state
+_AFTER_TOWN = re.compile(r"\b[A-Z][\w'-]+(?: [A-Z][\w'-]+){0,2}, $")
 FOCUS_LIMIT = 5
 
 
@@ -43,8 +46,9 @@ def resolve_places(article: Article, gazetteer: Gazetteer) -> tuple[tuple[Locati
                 candidates.append((entity, entries))
         elif entity.type == "NORP":
             place = gazetteer.demonym(entity.name)
-            if place is not None:
-                demonym_places.append((entity, place))
+            mentions = tuple(m for m in entity.mentions if not _names_a_language(text, m))
+            if place is not None and mentions:
+                demonym_places.append((dataclasses.replace(entity, mentions=mentions), place))
 
     embedded = _embedded_places(article.entities, gazetteer)
     context = _context_countries(candidates, demonym_places)
@@ -58,7 +62,10 @@ def resolve_places(article: Article, gazetteer: Gazetteer) -> tuple[tuple[Locati
             context.add(dateline_country or "")
 
     hints = [
-        (_qualifier(text, entity.mentions, gazetteer), any(_STATE_WORD.match(text, m.end) for m in entity.mentions))
+        (
+            _qualifier(text, entity.mentions, gazetteer),
+            any(_STATE_WORD.match(text, m.end) or _AFTER_TOWN.search(text, max(0, m.start - 40), m.start) for m in entity.mentions),
+        )
         for entity, _ in candidates
     ]
     # first pass: the states (admin1 areas) the article's places lie in, from its unambiguous towns and cities
@@ -88,6 +95,18 @@ def resolve_places(article: Article, gazetteer: Gazetteer) -> tuple[tuple[Locati
         dateline_location = next((loc for loc in locations if loc.geonames_id == dateline_place.geonames_id), None)
         dateline_location = dateline_location or _location(dateline_place, (), 0.0, None)
     return tuple(locations), focus, dateline_location
+
+
+# "in English", "French-speaking", "Chinese translation": the adjective names a language, not a place
+_LANGUAGE_BEFORE = re.compile(r"\b(?:in|into|from|speak|speaks|spoke|speaking|learn|learning|fluent|native) $")
+_LANGUAGE_AFTER = re.compile(
+    r"[ -](?:language|languages|speaking|speaker|speakers|translation|translations|subtitles?|version|"
+    r"words?|lessons?|class|classes|teachers?|dictionary|grammar|literature|proficiency|test)\b"
+)
+
+
+def _names_a_language(text: str, mention: Mention) -> bool:
+    return bool(_LANGUAGE_AFTER.match(text, mention.end) or _LANGUAGE_BEFORE.search(text, max(0, mention.start - 10), mention.start))
 
 
 _EMBEDDED_KINDS = frozenset({"PCLI", "CONT", "ADM1"})
@@ -194,7 +213,7 @@ def _best(entries, context, qualifier, dateline_country, prefers_state: bool = F
         if qualifier is not None and qualifier.place.geonames_id != place.geonames_id and _within(place, qualifier.place):
             value += 4.0
         if prefers_state and place.feature_code == "ADM1":
-            value += 3.0
+            value += 4.0
         if place.feature_code != "PCLI" and (place.country_code, place.admin1) in states:
             value += 2.0  # the state of other places in the story, or a town in it
         return value
