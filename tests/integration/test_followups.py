@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import signal
 import time
@@ -37,6 +38,7 @@ from worker.kafka.topics import create_topics
 from worker.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+logger = logging.getLogger(__name__)
 
 OUTPUT_TIMEOUT_S = 60.0
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -401,6 +403,7 @@ async def test_bad_input_for_linking_comes_out_and_does_not_hold_up_the_next_art
     assert outputs.followup("pathological")["relation"] == "new_story"
     assert outputs.dead_letters[empty_at]["error"]["code"] == "empty_body"
     took = outputs.arrived["ferry-1"] - sent_normal
+    logger.info("the article after the pathological one came out %.2f s after it was sent", took)
     assert took < 10, f"the article after the pathological one took {took:.1f} s"
     validate_events(outputs.events)
 
