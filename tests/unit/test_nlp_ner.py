@@ -255,3 +255,30 @@ def test_names_written_as_people_are_people() -> None:
         ("Tomas Berg", "PERSON"), ("Sweden", "GPE"), ("Ana Lopes", "PERSON"), ("R. Okafor", "PERSON"),
         ("American", "NORP"), ("Dana Reyes", "PERSON"), ("Rwandan Hutu", "NORP"),
     ]
+
+
+def test_a_word_of_a_company_name_is_that_company_but_not_a_person_of_the_article() -> None:
+    gazetteer = load_gazetteer()
+    text = "Varnoc shares fell. Packaging maker Varnoc S.A. said Varnoc expects losses, Varnoc chief Ilse Norberg said."
+    found = [
+        Mention(0, 6, "Varnoc", "PERSON"),
+        Mention(36, 48, "Varnoc S.A.", "ORG"),
+        Mention(53, 59, "Varnoc", "PERSON"),
+        Mention(77, 83, "Varnoc", "GPE"),
+        Mention(90, 102, "Ilse Norberg", "PERSON"),
+    ]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("Varnoc", "ORG"), ("Varnoc S.A.", "ORG"), ("Varnoc", "ORG"), ("Varnoc", "ORG"), ("Ilse Norberg", "PERSON")]
+
+
+def test_names_listed_with_a_side_are_sides() -> None:
+    gazetteer = load_gazetteer()
+    text = "Title rivals Denver, Tulsa and Bellshire all closed in on victory as the season ended; Tulsa beat Reno by six runs."
+    found = [
+        Mention(start, start + len(name), name, label)
+        for name, label in (("Denver", "GPE"), ("Tulsa", "GPE"), ("Bellshire", "PERSON"), ("Reno", "GPE"))
+        for start in range(len(text))
+        if text.startswith(name, start)
+    ]
+    repaired = repair_mentions(text, sorted(found, key=lambda m: m.start), gazetteer).mentions
+    assert {m.label for m in repaired} == {"ORG"} and len(repaired) == 5

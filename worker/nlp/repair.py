@@ -48,6 +48,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= sides
     mentions, peoples = _peoples(mentions, gazetteer)
     decided |= peoples
+    mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
         if len(name_key(m.text).split()) > 1
@@ -301,6 +302,35 @@ def _peoples(mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Me
     return out, decided
 
 
+# Words that make a name a company's: "Cofinec S.A.", "LM Ericsson AB", "Magna International Inc".
+_COMPANY_WORDS = frozenset(
+    "inc inc. corp corp. corporation co co. ltd ltd. plc llc ag ab sa s.a. nv n.v. spa s.p.a. gmbh bhd oyj asa "
+    "group holdings holding international industries bank".split()
+)
+
+
+def _company_short_forms(mentions: Sequence[Mention], gazetteer: Gazetteer, decided: frozenset[tuple[int, int]]) -> list[Mention]:
+    """A one-word mention that is a word of a company's full name in the article is that company ("Ericsson"
+    after "LM Ericsson AB"), whatever the model called it, unless it is part of a person's full name or a
+    well-known place."""
+    companies = [m.text.split() for m in mentions if m.label == "ORG" and len(m.text.split()) > 1
+                 and any(w.lower() in _COMPANY_WORDS for w in m.text.split()[1:])]
+    if not companies:
+        return list(mentions)
+    words = {w for name in companies for w in name if w[:1].isupper() and w.lower() not in _COMPANY_WORDS}
+    person_words = {w for m in mentions if m.label == "PERSON" and len(m.text.split()) > 1 for w in m.text.split()}
+    out = []
+    for m in mentions:
+        if (
+            m.label in ("PERSON", "GPE", "LOC", "NORP") and m.text in words and m.text not in person_words
+            and (m.start, m.end) not in decided and name_key(m.text) not in gazetteer.well_known
+        ):
+            out.append(Mention(m.start, m.end, m.text, "ORG"))
+        else:
+            out.append(m)
+    return out
+
+
 _INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\. ?$")
 _PERSON_RUN = r"[A-Z][\w'’-]*[a-z][\w'’-]*(?: (?:[A-Z][\w'’-]*[a-z][\w'’-]*|de|da|van|von|di|del|al|el|le|la)){1,3}"
 # A competitor with a country or a minute in brackets: "Tomas Berg ( Sweden )", "Ana Lopes (75th)".
@@ -370,6 +400,7 @@ _SIDE_AFTER = re.compile(
     r"trail(?:ed)?|led|lead|leads|need(?:ed)?|were|are|captain|coach|manager|striker|midfielder|batsman|"
     r"bowlers?|fans|supporters|team|side|squad)\b"
 )
+_LIST_GAP = re.compile(r" ?, | and | ?, and ")
 _VENUE_BEFORE = re.compile(r"\b(?:in|at|to|from) $")
 _SIDE_BEFORE = re.compile(r"\b(?:against|beat|beats|defeated|v|vs|versus|over|hosts?|rivals?|visitors?) $")
 
@@ -396,6 +427,13 @@ def _sports_sides(
             place_like.add(key)
         if _SIDE_AFTER.match(text, m.end) or _SIDE_BEFORE.search(text, max(0, m.start - 12), m.start):
             acting.add(key)
+    # names listed with a side are sides too: "title rivals Essex, Derbyshire and Surrey all closed in"
+    ordered = sorted(mentions, key=lambda m: m.start)
+    for _ in range(2):
+        for left, right in zip(ordered, ordered[1:]):
+            if _LIST_GAP.fullmatch(text[left.end:right.start]):
+                if name_key(left.text) in acting or name_key(right.text) in acting:
+                    acting.update((name_key(left.text), name_key(right.text)))
     titled = {name_key(m.text) for m in mentions if title_before(text, m.start) is not None}
     sides = (place_like & acting) - titled
     if not sides:
