@@ -69,6 +69,24 @@ class StoryInfo:
     members: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Candidate articles, best first, one array row each (keys and leads zero-padded past their counts)."""
+
+    article_ids: list[str]
+    story_ids: list[str]
+    published: np.ndarray  # NaN: no publication time
+    minhash: np.ndarray  # (n, NUM_PERM) uint16
+    keys: np.ndarray  # (n, MAX_KEYS) uint32
+    key_count: np.ndarray
+    leads: np.ndarray  # (n, MAX_LEADS) uint32
+    lead_count: np.ndarray
+    year: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.article_ids)
+
+
 class _Story:
     """A story of two or more articles (a lone article is its own story and needs no object)."""
 
@@ -130,19 +148,22 @@ class _PackedMultiMap:
 
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, list[int], list[int]]]:
         low = keys.astype(np.uint64) << np.uint64(32)
-        high = low | _ROW_MASK
-        return [
-            (run, np.searchsorted(run, low, "left").tolist(), np.searchsorted(run, high, "right").tolist())
-            for run in self._all_runs()
-        ]
+        # no pair equals key<<32 | 0xFFFFFFFF (rows stay below 2**31), so "left" of it is the end of the key
+        needles = np.concatenate((low, low | _ROW_MASK))
+        bounds = []
+        for run in self._all_runs():
+            found = np.searchsorted(run, needles).tolist()
+            bounds.append((run, found[: keys.size], found[keys.size :]))
+        return bounds
 
     def counts(self, keys: np.ndarray) -> np.ndarray:
         """How many pairs each key has (dead rows included until the next compaction)."""
         low = keys.astype(np.uint64) << np.uint64(32)
-        high = low | _ROW_MASK
+        needles = np.concatenate((low, low | _ROW_MASK))
         total = np.zeros(keys.size, dtype=np.int64)
         for run in self._all_runs():
-            total += np.searchsorted(run, high, "right") - np.searchsorted(run, low, "left")
+            found = np.searchsorted(run, needles)
+            total += found[keys.size :] - found[: keys.size]
         return total
 
     def rows(self, keys: np.ndarray, latest: int, most: int | None = None) -> list[np.ndarray]:
@@ -218,6 +239,36 @@ class _Columns:
         return sum(a[: self.size].nbytes for a in self.arrays.values())
 
 
+class _IdArena:
+    """Article ids as UTF-8 in one bytearray, row after row: no Python string is kept per indexed article."""
+
+    __slots__ = ("_bytes", "_ends")
+
+    def __init__(self) -> None:
+        self._bytes = bytearray()
+        self._ends = array("Q")
+
+    def append(self, article_id: str) -> None:
+        self._bytes += article_id.encode()
+        self._ends.append(len(self._bytes))
+
+    def __getitem__(self, row: int) -> str:
+        start = self._ends[row - 1] if row else 0
+        return self._bytes[start : self._ends[row]].decode()
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def keep(self, rows: Iterable[int]) -> _IdArena:
+        kept = _IdArena()
+        for row in rows:
+            kept.append(self[row])
+        return kept
+
+    def nbytes(self) -> int:
+        return len(self._bytes) + self._ends.itemsize * len(self._ends)
+
+
 class _EntryView(Mapping[str, Entry]):
     """``index.entries``: the indexed articles as ``Entry`` objects, rebuilt from their rows on access."""
 
@@ -235,7 +286,7 @@ class _EntryView(Mapping[str, Entry]):
 
     def __iter__(self) -> Iterator[str]:
         index = self._index
-        for row in np.flatnonzero(index._cols.arrays["alive"][: index._cols.size]).tolist():
+        for row in index.live_rows().tolist():
             yield index._ids[row]
 
     def __len__(self) -> int:
@@ -257,7 +308,7 @@ class StoryIndex:
 
     def _reset(self) -> None:
         self._cols = _Columns()
-        self._ids: list[str] = []
+        self._ids = _IdArena()
         self._id_rows = _PackedMultiMap()  # crc32(article id) → row (a collision is resolved by comparing ids)
         self._bands = _PackedMultiMap()
         self._postings = _PackedMultiMap()
@@ -279,8 +330,9 @@ class StoryIndex:
         return self._live
 
     def nbytes(self) -> int:
-        """Bytes held in packed arrays (columns and sorted runs); ids and stories come on top."""
-        return self._cols.nbytes() + self._id_rows.nbytes() + self._bands.nbytes() + self._postings.nbytes()
+        """Bytes held in packed arrays (columns, ids, sorted runs); stories of several articles come on top."""
+        packed = self._cols.nbytes() + self._ids.nbytes()
+        return packed + self._id_rows.nbytes() + self._bands.nbytes() + self._postings.nbytes()
 
     # ---- reads (used by link) ------------------------------------------------------------------------
 
@@ -296,10 +348,29 @@ class StoryIndex:
         rows, hits = self._candidate_rows(signature, limit)
         return [(self._ids[row], hit) for row, hit in zip(rows.tolist(), hits.tolist())]
 
-    def candidate_entries(self, signature: Signature, limit: int) -> list[Entry]:
-        """The entries of ``candidates`` (best first), read straight from their rows."""
+    def candidate_block(self, signature: Signature, limit: int) -> Candidates:
+        """The rows of ``candidates`` (best first) as arrays: what scoring reads, without an object per row."""
         rows, _ = self._candidate_rows(signature, limit)
-        return [self._entry(row) for row in rows.tolist()]
+        return self.block(rows)
+
+    def live_rows(self) -> np.ndarray:
+        """Row numbers of every indexed article (for a brute-force scan to compare the lookup against)."""
+        return np.flatnonzero(self._cols.arrays["alive"][: self._cols.size])
+
+    def block(self, rows: np.ndarray) -> Candidates:
+        """The given rows as a ``Candidates`` block."""
+        a = self._cols.arrays
+        return Candidates(
+            article_ids=[self._ids[row] for row in rows.tolist()],
+            story_ids=[self._story_id(row) for row in rows.tolist()],
+            published=a["published"][rows],
+            minhash=a["minhash"][rows],
+            keys=a["keys"][rows],
+            key_count=a["key_count"][rows],
+            leads=a["leads"][rows],
+            lead_count=a["lead_count"][rows],
+            year=a["year"][rows],
+        )
 
     def _candidate_rows(self, signature: Signature, limit: int) -> tuple[np.ndarray, np.ndarray]:
         bands = self._bands.rows(np.asarray(signature.bands(), dtype=np.uint32), self.max_scan)
@@ -537,14 +608,15 @@ class StoryIndex:
         renumber = np.full(self._cols.size, -1, dtype=np.int64)
         renumber[live] = np.arange(live.size)
         self._cols.keep(live)
-        self._ids = [self._ids[row] for row in live.tolist()]
+        self._ids = self._ids.keep(live.tolist())
         for story in self._story_list:
             if story is not None:
                 story.rows = renumber[story.rows].tolist()
         a = self._cols.arrays
         rows = np.arange(live.size, dtype=np.uint64)
         self._id_rows = _PackedMultiMap.from_pairs(
-            np.fromiter((_id_hash(i) for i in self._ids), dtype=np.uint64, count=live.size), rows
+            np.fromiter((_id_hash(self._ids[row]) for row in range(live.size)), dtype=np.uint64, count=live.size),
+            rows,
         )
         band_keys = np.asarray([_bands_of(a["minhash"][row]) for row in range(live.size)], dtype=np.uint64)
         self._bands = _PackedMultiMap.from_pairs(band_keys.reshape(-1), np.repeat(rows, band_keys.shape[1] if live.size else 0))

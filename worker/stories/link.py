@@ -163,10 +163,11 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         Link(c.article_id, "duplicate" if c.text >= config.duplicate_threshold else relation_to(relation), c.score)
         for c in linked
     )
-    shared = set(signature.key_array().tolist()) & set(best.signature.key_array().tolist())
+    best_signature = index.entries[best.article_id].signature
+    shared = set(signature.key_array().tolist()) & set(best_signature.key_array().tolist())
     evidence = Evidence(
         shared_keys=tuple(sorted(labels[k] for k in shared if k in labels)),
-        shared_quotes=len(set(signature.quote_array().tolist()) & set(best.signature.quote_array().tolist())),
+        shared_quotes=len(set(signature.quote_array().tolist()) & set(best_signature.quote_array().tolist())),
         text_overlap=round(best.text, 3),
     )
     change = IndexChange(add=Entry(_stored(signature, published), story_id), restory=restory, evict=evict)
@@ -196,7 +197,6 @@ def relation_to(relation: Relation) -> Relation:
 @dataclass(frozen=True, slots=True)
 class _Scored:
     article_id: str
-    signature: Signature
     published: float | None
     story_id: str
     text: float
@@ -209,44 +209,49 @@ class _Scored:
 
 
 def _score_candidates(index: StoryIndex, signature: Signature, published: float | None, config: LinkConfig) -> list[_Scored]:
-    population = max(len(index), 1)
-    minhash = signature.minhash_array()
-    own_keys = signature.key_array().tolist()
-    own_key_set = set(own_keys)
-    own_leads = set(signature.lead_array().tolist())
-    entries = []
-    for entry in index.candidate_entries(signature, config.max_candidates):
-        other = entry.signature
-        if published is not None and other.published is not None:
-            if abs(other.published - published) > config.retention_seconds:
-                continue
-        entries.append(entry)
+    """Score every candidate at once (numpy over the candidates' rows): text, weighted keys, penalties."""
+    block = index.candidate_block(signature, config.max_candidates)
+    if not len(block):
+        return []
+    own_keys = signature.key_array()
+    own_leads = signature.lead_array()
+    present = np.arange(block.keys.shape[1])[None, :] < block.key_count[:, None]
     # every key's IDF weight at once: one vectorised document-frequency lookup per decision
-    all_keys = np.unique(np.concatenate([signature.key_array()] + [e.signature.key_array() for e in entries]))
-    frequencies = index.document_frequencies(all_keys).tolist()
-    weights = {
-        key: (config.name_weight if is_named(key) else 1.0) * _idf(population, df)
-        for key, df in zip(all_keys.tolist(), frequencies)
-    }
-    own_weight = sum(weights[k] for k in own_keys)
+    all_keys = np.unique(np.concatenate([own_keys, block.keys[present]]))
+    frequencies = index.document_frequencies(all_keys)
+    population = max(len(index), 1)
+    weights = np.where(all_keys & 1, config.name_weight, 1.0) * (np.log((population + 1) / (frequencies + 1)) + 1.0)
+    own_weight = float(weights[np.searchsorted(all_keys, own_keys)].sum())
+    positions = np.minimum(np.searchsorted(all_keys, block.keys), all_keys.size - 1)
+    other_weights = np.where(present, weights[positions], 0.0)
+    shared = present & np.isin(block.keys, own_keys)
+    total = own_weight + other_weights.sum(axis=1)
+    keys = np.divide(2 * (other_weights * shared).sum(axis=1), total, out=np.zeros(len(block)), where=total > 0)
+    text = (block.minhash == signature.minhash_array()).mean(axis=1)
+    # neither names the other's lead participants: another event of the same kind
+    lead_present = np.arange(block.leads.shape[1])[None, :] < block.lead_count[:, None]
+    conflict = (
+        (own_leads.size > 0)
+        & (block.lead_count > 0)
+        & ~(present & np.isin(block.keys, own_leads)).any(axis=1)
+        & ~(lead_present & np.isin(block.leads, own_keys)).any(axis=1)
+    )
+    year_conflict = (signature.year > 0) & (block.year > 0) & (block.year != signature.year)
+    penalty = np.where(
+        text < config.duplicate_threshold,
+        config.lead_conflict_penalty * conflict + config.year_conflict_penalty * year_conflict,
+        0.0,
+    )
     out: list[_Scored] = []
-    for entry in entries:
-        other = entry.signature
-        text = float(np.count_nonzero(minhash == other.minhash_array())) / len(minhash)
-        other_keys = other.key_array().tolist()
-        other_weight = sum(weights[k] for k in other_keys)
-        shared_weight = sum(weights[k] for k in own_key_set.intersection(other_keys))
-        keys = 2 * shared_weight / (own_weight + other_weight) if own_weight + other_weight else 0.0
-        other_leads = set(other.lead_array().tolist())
-        conflict = bool(
-            own_leads and other_leads and not own_leads.intersection(other_keys) and not other_leads & own_key_set
+    for i, other_published in enumerate(block.published.tolist()):
+        other_published = None if math.isnan(other_published) else other_published
+        if published is not None and other_published is not None:
+            if abs(other_published - published) > config.retention_seconds:
+                continue
+        out.append(
+            _Scored(block.article_ids[i], other_published, block.story_ids[i], float(text[i]), float(keys[i]),
+                    float(penalty[i]))
         )
-        penalty = 0.0
-        if text < config.duplicate_threshold:
-            penalty += config.lead_conflict_penalty if conflict else 0.0
-            if signature.year and other.year and signature.year != other.year:
-                penalty += config.year_conflict_penalty
-        out.append(_Scored(other.article_id, other, other.published, entry.story_id, text, keys, penalty))
     out.sort(key=lambda c: (-c.score, c.article_id))
     return out
 

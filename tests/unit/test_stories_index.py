@@ -1,0 +1,82 @@
+"""The packed story index: rows, sorted runs, stories of several articles, eviction and compaction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from worker.bench.link import STORY_SIZE, SyntheticCorpus
+from worker.stories import Entry, IndexChange, StoryIndex
+from worker.stories.table import index_from_table, write_change
+
+
+def _story_of(n: int) -> str:
+    return f"story-{n // STORY_SIZE}"
+
+
+def _filled(count: int, seed: int = 5) -> tuple[StoryIndex, list]:
+    corpus = SyntheticCorpus(seed)
+    signatures = corpus.signatures(0, count)
+    index = StoryIndex()
+    for n, signature in enumerate(signatures):
+        index.apply(IndexChange(add=Entry(signature, _story_of(n))))
+    return index, signatures
+
+
+def test_rows_give_back_the_stored_entries_and_their_stories() -> None:
+    index, signatures = _filled(9_000)  # past two flushes of the sorted runs
+    for n in (0, 1, 4_097, 8_999):
+        entry = index.entries[signatures[n].article_id]
+        assert entry.signature == signatures[n]
+        assert entry.story_id == _story_of(n)
+    story = index.story(_story_of(4_097))
+    assert story is not None and len(story.members) == STORY_SIZE
+    assert signatures[4_097].article_id in story.members
+    assert index.document_frequency(int(signatures[10].key_array()[0])) >= 1
+
+
+def test_a_story_member_is_found_by_its_shared_keys_among_thousands() -> None:
+    index, signatures = _filled(9_000)
+    query = signatures[4_097]
+    found = [article_id for article_id, _ in index.candidates(query, limit=10)]
+    assert query.article_id not in found  # an article is never its own candidate
+    siblings = {s.article_id for n, s in enumerate(signatures) if _story_of(n) == _story_of(4_097)}
+    assert set(found[:3]) <= siblings
+
+
+def test_eviction_then_compaction_keeps_the_rest_intact_and_frees_the_rows() -> None:
+    index, signatures = _filled(9_000)
+    before = index.nbytes()
+    evicted = [s.article_id for s in signatures[:6_000]]
+    for start in range(0, len(evicted), 1_000):
+        index.apply(IndexChange(evict=tuple(evicted[start : start + 1_000])))
+    assert len(index) == 3_000
+    assert index.nbytes() < before / 2  # compacted: dead rows and their pairs are gone, not only hidden
+    assert signatures[10].article_id not in index.entries
+    kept = signatures[8_001]
+    assert index.entries[kept.article_id].signature == kept
+    assert index.entries[kept.article_id].story_id == _story_of(8_001)
+    found = {article_id for article_id, _ in index.candidates(kept, limit=10)}
+    assert found and not found & set(evicted)
+    assert index.story(_story_of(8_001)) is not None and index.story(_story_of(10)) is None
+
+
+def test_restory_moves_a_whole_story_and_the_table_mirror_follows() -> None:
+    index, signatures = _filled(20)
+    table: dict[str, dict] = {}
+    for article_id in index.entries:
+        table[article_id] = index.entries[article_id].to_dict()
+    change = IndexChange(restory=((_story_of(5), _story_of(0)),))
+    index.apply(change)
+    write_change(table, index, change)
+    merged = index.story(_story_of(0))
+    assert merged is not None and len(merged.members) == 2 * STORY_SIZE
+    assert index.story(_story_of(5)) is None
+    recovered = index_from_table(table)
+    assert {k: e.story_id for k, e in recovered.entries.items()} == {k: e.story_id for k, e in index.entries.items()}
+
+
+def test_packed_bytes_per_indexed_article_stay_under_a_kilobyte() -> None:
+    index, _ = _filled(20_000)
+    assert index.nbytes() / len(index) < 1_000
+    rows = index.live_rows()
+    assert rows.size == len(index) and np.all(np.diff(rows) > 0)
