@@ -282,3 +282,22 @@ def test_names_listed_with_a_side_are_sides() -> None:
     ]
     repaired = repair_mentions(text, sorted(found, key=lambda m: m.start), gazetteer).mentions
     assert {m.label for m in repaired} == {"ORG"} and len(repaired) == 5
+
+
+def test_well_known_places_inside_a_capitalised_run_are_recovered() -> None:
+    gazetteer = load_gazetteer()
+    text = "SOCCER - FRANCE BEAT MEXICO IN FRIENDLY"
+    labels = [(m.text, m.label) for m in repair_mentions(text, [], gazetteer).mentions]
+    assert labels == [("FRANCE", "GPE"), ("MEXICO", "GPE")]
+
+
+def test_a_field_label_opening_a_line_is_not_a_name_but_a_speaker_is() -> None:
+    gazetteer = load_gazetteer()
+    text = "Spectators : 4,100\nMaria Lindgren spoke.\nLindgren : We will appeal ."
+    found = [
+        Mention(0, 10, "Spectators", "PERSON"),
+        Mention(19, 33, "Maria Lindgren", "PERSON"),
+        Mention(41, 49, "Lindgren", "PERSON"),
+    ]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("Maria Lindgren", "PERSON"), ("Lindgren", "PERSON")]

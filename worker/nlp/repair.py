@@ -65,6 +65,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     repaired.sort(key=lambda m: m.start)
     repaired = _common_words(text, repaired)
     repaired = _without_section_labels(text, repaired, gazetteer)
+    repaired = _without_field_labels(text, repaired, gazetteer, person_tokens)
     repaired = _acronyms(text, repaired)
     repaired.extend(_repeated_names(text, repaired))
     repaired.sort(key=lambda m: m.start)
@@ -127,6 +128,20 @@ def _without_section_labels(text: str, mentions: Sequence[Mention], gazetteer: G
     known place there is a place ("ROMANIA - ...")."""
     labels = {match.span() for match in _SECTION_LABEL.finditer(text) if is_shouting(match.group(0))}
     return [m for m in mentions if (m.start, m.end) not in labels or gazetteer.lookup(m.text)]
+
+
+# A table's field label opens its line: "Attendance : 2,000", "Scorer: ...", "Extras ( lb-3 nb-6 ) 16".
+_FIELD_LABEL_AFTER = re.compile(r" ?: | ?\( ?[a-z]")
+
+
+def _without_field_labels(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, person_tokens: set[str]) -> list[Mention]:
+    """Without one-word "names" that open a line as a field label, unless they are a known place or a word of a
+    person's full name (a transcript's "Kirby: ..." is the speaker)."""
+    return [
+        m for m in mentions
+        if " " in m.text or not (m.start == 0 or text[m.start - 1] == "\n") or not _FIELD_LABEL_AFTER.match(text, m.end)
+        or gazetteer.lookup(m.text) or name_key(m.text) in person_tokens
+    ]
 
 
 def _repeated_names(text: str, mentions: Sequence[Mention]) -> list[Mention]:
@@ -485,8 +500,17 @@ def _recovered(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, per
             index += 1
         if index < len(covered) and covered[index][0] < end:
             continue  # overlaps a mention the model made
-        key = name_key(surface)
-        if key in gazetteer.well_known and key not in person_tokens and gazetteer.demonyms.get(key) is None:
-            kinds = {entry.place.feature_code for entry in gazetteer.by_name.get(key, ())}
-            found.append(Mention(start, end, surface, "LOC" if "CONT" in kinds else "GPE"))
+        # the longest well-known names among the run's words, left to right: a headline's "FRANCE BEAT MEXICO"
+        words = [(w.start() + start, w.end() + start) for w in re.finditer(r"\S+", surface)]
+        i = 0
+        while i < len(words):
+            for j in range(len(words), i, -1):
+                piece = text[words[i][0]:words[j - 1][1]]
+                key = name_key(piece)
+                if key in gazetteer.well_known and key not in person_tokens and gazetteer.demonyms.get(key) is None:
+                    kinds = {entry.place.feature_code for entry in gazetteer.by_name.get(key, ())}
+                    found.append(Mention(words[i][0], words[j - 1][1], piece, "LOC" if "CONT" in kinds else "GPE"))
+                    i = j - 1
+                    break
+            i += 1
     return found
