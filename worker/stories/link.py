@@ -64,6 +64,10 @@ class LinkConfig:
     max_links: int = 5
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
     max_evictions: int = 1_000  # per decision: eviction work stays bounded
+    # What a follow-up lists of its new facts: a page of 10,000 new sentences must not make a decision of a
+    # megabyte (the worker keeps each decision in a changelogged table, and Kafka refuses records over 1 MB)
+    max_new_facts: int = 32
+    max_fact_chars: int = 600  # a longer fact's text is cut; its start/end still span all of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +179,7 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         story_id,
         relation,
         links,
-        tuple(new_facts) if relation != "duplicate" else (),
+        _listed(new_facts, config) if relation != "duplicate" else (),
         evidence,
         updates,
         "no_published_at" if signature.published is None else None,
@@ -296,6 +300,11 @@ def _choose_story(
         for member in (index.story(old).members if index.story(old) else ())  # type: ignore[union-attr]
     )
     return story_id, restory, updates
+
+
+def _listed(facts: list[Fact], config: LinkConfig) -> tuple[Fact, ...]:
+    """The first ``max_new_facts`` facts, texts cut at ``max_fact_chars``."""
+    return tuple(replace(f, text=f.text[: config.max_fact_chars]) for f in facts[: config.max_new_facts])
 
 
 def _new_facts(article: Article, earlier: list[Signature], known_share: float) -> tuple[list[Fact], int]:
