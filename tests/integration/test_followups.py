@@ -7,8 +7,8 @@ raw articles in, enriched articles (with ``followup``) and link events out.
   the fresh worker still links to the story the killed one indexed (after 50 unrelated articles);
 - two workers in one group on a 4-partition input: articles of one story enriched by different workers come
   out linked (the single-partition linking topic gives one linker the whole index);
-- bad input for linking (no publication time, another language, no text, 100,000 distinct words) comes out,
-  and an ordinary article behind the pathological one is not held up;
+- bad input for linking (no publication time, another language, no text, 100,000 distinct words, a follow-up
+  with 10,000 new sentences) comes out, and an ordinary article behind the pathological ones is not held up;
 - out of order: the earlier-published article, arriving second, becomes the story's first article, and the
   other article's decision is re-published with the new story id.
 """
@@ -371,11 +371,14 @@ async def test_bad_input_for_linking_comes_out_and_does_not_hold_up_the_next_art
                  "2025-05-16T09:00:00Z", language="de")
     no_text = RawMessage(json.dumps({"id": "orchard-empty", "html": "<html><body><nav><a href='/'>Home</a></nav>"
                                      "<script>var a = 1;</script></body></html>"}).encode(), key=b"orchard-empty")
-    # 100,000 distinct four-letter words: 100,000 distinct shingles, half a megabyte of text.
+    # 100,000 distinct four-letter words: 100,000 distinct shingles, half a megabyte of text in one sentence.
     letters = "abcdefghijklmnopqrstuvwxyz"
     words = [letters[n // 17576 % 26] + letters[n // 676 % 26] + letters[n // 26 % 26] + letters[n % 26]
-             for n in range(100_000)]
-    pathological = raw("pathological", " ".join(words) + ".", "2025-05-16T10:00:00Z")
+             for n in range(200_000)]
+    pathological = raw("pathological", " ".join(words[:100_000]) + ".", "2025-05-16T10:00:00Z")
+    # 100,000 other words as 10,000 sentences after a lead that links: a follow-up with 10,000 new facts.
+    sentences = " ".join(" ".join(words[n:n + 10]).capitalize() + "." for n in range(100_000, 200_000, 10))
+    long_follow_up = raw("orchard-long", f"{ORCHARD_FOLLOW_UP} {sentences}", "2025-05-16T10:30:00Z")
     normal = raw("ferry-1", FERRY_FIRST, "2025-05-16T11:00:00Z")
 
     async with OutputReader(settings) as reader:
@@ -384,10 +387,12 @@ async def test_bad_input_for_linking_comes_out_and_does_not_hold_up_the_next_art
             await asyncio.to_thread(worker.wait_ready)
             await publish(settings, settings.topic_raw, [first])
             await reader.wait_for(["orchard-1"], [worker])
-            where = await publish(settings, settings.topic_raw, [undated, german, no_text, pathological])
+            where = await publish(settings, settings.topic_raw,
+                                  [undated, german, no_text, pathological, long_follow_up])
             await publish(settings, settings.topic_raw, [normal])
             sent_normal = time.monotonic()
-            outputs = await reader.wait_for(["orchard-undated", "orchard-de", "pathological", "ferry-1"], [worker])
+            outputs = await reader.wait_for(["orchard-undated", "orchard-de", "pathological", "orchard-long",
+                                             "ferry-1"], [worker])
             empty_at = (where[2].partition, where[2].offset)
             await reader.wait_until(lambda out: empty_at in out.dead_letters, "the empty page dead-lettered",
                                     [worker])
@@ -401,10 +406,13 @@ async def test_bad_input_for_linking_comes_out_and_does_not_hold_up_the_next_art
     assert outputs.article("orchard-de")["language"] == "de"
     assert outputs.followup("orchard-de")["relation"] in ("new_story", "same_story", "follow_up", "duplicate")
     assert outputs.followup("pathological")["relation"] == "new_story"
+    long_followup = outputs.followup("orchard-long")
+    assert long_followup["story_id"] == first_id and long_followup["relation"] == "follow_up"
+    assert 0 < len(long_followup["new_facts"]) <= 32  # listed, not all 10,000: the decision stays small
     assert outputs.dead_letters[empty_at]["error"]["code"] == "empty_body"
     took = outputs.arrived["ferry-1"] - sent_normal
-    logger.info("the article after the pathological one came out %.2f s after it was sent", took)
-    assert took < 10, f"the article after the pathological one took {took:.1f} s"
+    logger.info("the article after the pathological ones came out %.2f s after it was sent", took)
+    assert took < 10, f"the article after the pathological ones took {took:.1f} s"
     validate_events(outputs.events)
 
 
