@@ -169,3 +169,24 @@ def test_english_is_england_unless_it_names_the_language_and_state_abbreviations
     assert by_name["Louisiana"].feature_code == "ADM1" and by_name["California"].feature_code == "ADM1"
     assert by_name["Slidell"].admin1 == "LA"
     assert "la" not in gazetteer.well_known  # "La Liga" is not a place for the recovery pass
+
+
+def test_a_big_city_known_by_the_name_only_as_an_alternate_loses_to_a_namesake_in_the_story_country() -> None:
+    city = Place(50, "Umbata", "P", "PPL", "NV", "01", 50.2, 10.2, 1_500_000)  # once called "Brine"
+    gazetteer = build_gazetteer([NORVANIA, OSTLAND], {}, [], [], [(city, ["Brine"]), (BRINE, [])], {})
+    text = "Ostland police in Brine, an Ostland town, made an arrest."
+    entities = [entity(0, mention(text, "Ostland", "GPE"), mention(text, "Ostland", "GPE", 1)), entity(1, mention(text, "Brine", "GPE"))]
+    locations, _, _ = resolve_places(article(text, entities), gazetteer)
+    assert next(loc for loc in locations if loc.mentions[0].text == "Brine").geonames_id == BRINE.geonames_id
+    # without a story country the big city still wins
+    alone = "Talks were held in Brine."
+    locations, _, _ = resolve_places(article(alone, [entity(0, mention(alone, "Brine", "GPE"))]), gazetteer)
+    assert locations[0].geonames_id == 50
+
+
+def test_a_state_abbreviation_inside_a_name_is_not_placed() -> None:
+    gazetteer = load_gazetteer()
+    text = "She stayed at the La Quinta Inn and later at Mass General Hospital."
+    entities = [entity(0, mention(text, "La Quinta Inn", "ORG")), entity(1, mention(text, "Mass General Hospital", "ORG"))]
+    locations, _, _ = resolve_places(article(text, entities), gazetteer)
+    assert all(loc.feature_code != "ADM1" for loc in locations)

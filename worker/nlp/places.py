@@ -136,8 +136,11 @@ def _embedded_places(entities: Sequence[Entity], gazetteer: Gazetteer) -> list[t
                         surface = mention.text[start:end]
                         demonym = gazetteer.demonym(surface)
                         famous = name_key(surface) in gazetteer.well_known
+                        # a state inside a name only under its own name: "La Quinta", "Mass General" are not states
                         entries = (Entry(demonym, True),) if demonym else tuple(
-                            e for e in gazetteer.lookup(surface) if e.place.feature_code in _EMBEDDED_KINDS or famous
+                            e for e in gazetteer.lookup(surface)
+                            if famous or e.place.feature_code in ("PCLI", "CONT")
+                            or (e.place.feature_code in _EMBEDDED_KINDS and e.primary)
                         )
                         if entries and (end - start) < len(mention.text):
                             offset = mention.start
@@ -184,7 +187,7 @@ def _context_countries(candidates, demonym_places) -> set[str]:
         if top.place.feature_code == "PCLI" or len(entries) == 1:
             countries.add(top.place.country_code or "")
     for _, place in demonym_places:
-        if place.feature_code == "PCLI":
+        if place.feature_code in ("PCLI", "ADM1"):  # "Russian", and "English" (England) for the UK
             countries.add(place.country_code or "")
     countries.discard("")
     return countries
@@ -197,6 +200,9 @@ def _prior(entry: Entry) -> float:
 
 def _best(entries, context, qualifier, dateline_country, prefers_state: bool = False, states=frozenset()) -> Entry:
     towns = sorted((e.place.population for e in entries if e.place.feature_class == "P"), reverse=True)
+    # a city known by the name only as an alternate (Harare, once "Salisbury") does not outweigh a town with
+    # that very name in a country the story names
+    named_here = any(e.primary and e.place.feature_class == "P" and e.place.country_code in context for e in entries)
     # a city far bigger than every namesake is the one meant even in a story that names another country
     # ("Geneva" in a story about U.S. diplomacy is Geneva, Switzerland)
     dominant = towns[0] if towns and towns[0] >= 100_000 and (len(towns) == 1 or towns[0] >= 5 * towns[1]) else None
@@ -204,7 +210,7 @@ def _best(entries, context, qualifier, dateline_country, prefers_state: bool = F
     def score(entry: Entry) -> float:
         place = entry.place
         value = _prior(entry)
-        if dominant is not None and place.population == dominant and place.feature_class == "P":
+        if dominant is not None and place.population == dominant and place.feature_class == "P" and (entry.primary or not named_here):
             value += 3.0
         if place.feature_code not in ("PCLI", "CONT") and place.country_code in context:
             value += 1.5
