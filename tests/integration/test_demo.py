@@ -20,6 +20,10 @@ def test_demo_once_shows_every_sample_and_exits_cleanly():
     out = result.stdout
     assert f"all {len(samples)} samples came out" in out
     assert out.count("● article") >= sum(s.expect == "article" for s in samples)
+    # The multi-story page shows all three of its stories before the demo calls it done, not just the first.
+    assert out.count("from river-page.txt") == 3, out
+    # The library's first-week report is linked to the opening, whichever partition delivered which first.
+    assert out.count("(follow_up, ") + out.count("(same_story, ") >= 1, out
     for code in {s.expect for s in samples if s.expect != "article"}:
         assert f"dead letter  {code}:" in out
     assert "stopping the worker … exit code 0" in out and "stopping the broker … done" in out

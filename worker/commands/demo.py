@@ -23,6 +23,10 @@ from typing import Any, TextIO
 from worker.settings import Settings
 
 
+# --once: seconds without a new output, after every sample has come out, before the demo calls it done.
+SETTLE_S = 1.5
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true",
                         help="exit once every sample has come out (0), or after --timeout (1)")
@@ -136,7 +140,19 @@ async def _show(settings: Settings, args: argparse.Namespace, out: TextIO, style
 
     async def watch() -> None:
         nonlocal announced
-        async for record in follow(settings, [settings.topic_articles, settings.topic_deadletter]):
+        records = follow(settings, [settings.topic_articles, settings.topic_deadletter]).__aiter__()
+        last_output = started
+        while True:
+            # --once: after every input has come out, wait a little for the other stories of a page, which
+            # follow its first article, and finish when nothing more arrives.
+            settling = args.once and not tracker.pending()
+            wait = max(0.0, last_output + SETTLE_S - time.monotonic()) if settling else None
+            try:
+                record = await asyncio.wait_for(records.__anext__(), wait)
+            except asyncio.TimeoutError:
+                out.write(_summary(tracker, last_output - started, style))
+                return
+            last_output = time.monotonic()
             output = tracker.add(record)
             body = output.body if output else _parse(record.value)
             if body is None:
@@ -148,11 +164,9 @@ async def _show(settings: Settings, args: argparse.Namespace, out: TextIO, style
                 name = names_by_offset.get((source.get("partition"), source.get("offset"))) if output else None
                 out.write(_describe_dead_letter(body, name, style))
             out.flush()
-            if not tracker.pending() and not announced:
+            if not tracker.pending() and not announced and not args.once:
                 announced = True
                 out.write(_summary(tracker, time.monotonic() - started, style))
-                if args.once:
-                    return
                 out.write(f"{style.cyan('▸')} still watching: publish more with\n"
                           f"    NEWSWORKER_BROKERS={settings.brokers} newsworker produce FILE ...\n"
                           f"  Ctrl-C stops the worker and the broker.\n\n")
@@ -207,9 +221,18 @@ def _describe_article(article: dict[str, Any], sample: str | None, style: _Style
               if isinstance(p, dict)]
     if places:
         lines.append(f"    places: {', '.join(str(p) for p in places)}")
+    for quote in (article.get("quotes") or [])[:2]:
+        lines.append(f"    quote: “{_first_words(quote.get('text', ''), 10)}” — {quote.get('speaker') or 'unattributed'}")
     followup = article.get("followup")
     if isinstance(followup, dict) and followup.get("relation"):
-        lines.append(f"    story {followup.get('story_id')}: {followup['relation']}")
+        links = [f"{link.get('article_id')} ({link.get('relation')}, {link.get('score', 0):.2f})"
+                 for link in (followup.get("links") or [])[:2]]
+        lines.append(f"    story {followup.get('story_id')}: {style.cyan(followup['relation'])}"
+                     + (f" of {', '.join(links)}" if links else ""))
+        facts = followup.get("new_facts") or []
+        if links and facts:
+            lines.append(f"    new: {_first_words(facts[0].get('text', ''), 16)}"
+                         + (f" (+{len(facts) - 1} more)" if len(facts) > 1 else ""))
     return "\n".join(lines) + "\n\n"
 
 
