@@ -103,48 +103,70 @@ class _PackedMultiMap:
     """32-bit key → rows, each pair packed as ``key << 32 | row`` in sorted uint64 runs.
 
     New pairs are appended to a small unsorted buffer that is sorted into a run when it holds ``flush_at``
-    pairs; runs are merged while the last one is at least half the size of the one before (a binary counter),
-    so there are O(log n) runs and each pair is merged O(log n) times. Removed rows are not deleted here: the
-    index drops dead rows when it reads them and rebuilds the map when it compacts.
+    pairs. Runs are levels (as in a leveled LSM tree): level i holds at most ``flush_at × fanout**(i+1)`` pairs,
+    a flushed run is merged into level 0 and a level that outgrows its size is merged into the next. So a
+    lookup searches O(log_fanout n) runs (5 for 30 million pairs) and each pair is rewritten about fanout/2
+    times per level. Removed rows are not deleted here: the index skips dead rows when it reads them and
+    renumbers the pairs when it compacts.
     """
 
-    __slots__ = ("_runs", "_pending", "_pending_sorted", "flush_at")
+    __slots__ = ("_runs", "_pending", "_pending_sorted", "flush_at", "fanout")
 
-    def __init__(self, flush_at: int = 4096) -> None:
-        self._runs: list[np.ndarray] = []
+    def __init__(self, flush_at: int = 4096, fanout: int = 8) -> None:
+        self._runs: list[np.ndarray] = []  # index = level; an empty array when the level is empty
         self._pending = array("Q")
         self._pending_sorted: np.ndarray | None = None
         self.flush_at = flush_at
+        self.fanout = fanout
 
     @classmethod
     def from_pairs(cls, keys: np.ndarray, rows: np.ndarray) -> _PackedMultiMap:
         built = cls()
         if keys.size:
-            built._runs.append(np.sort((keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)))
+            run = np.sort((keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64))
+            capacity = built.flush_at * built.fanout
+            while run.size > capacity:  # straight to the level its size belongs to
+                built._runs.append(np.empty(0, dtype=np.uint64))
+                capacity *= built.fanout
+            built._runs.append(run)
         return built
 
     def nbytes(self) -> int:
         return sum(run.nbytes for run in self._runs) + self._pending.itemsize * len(self._pending)
 
+    def renumbered(self, renumber: np.ndarray) -> _PackedMultiMap:
+        """The same pairs with rows renumbered (``renumber[row]``; pairs of rows mapped to -1 are dropped)."""
+        packed = np.concatenate([np.empty(0, dtype=np.uint64), *self._all_runs()])
+        rows = renumber[(packed & _ROW_MASK).astype(np.int64)]
+        kept = rows >= 0
+        return _PackedMultiMap.from_pairs(packed[kept] >> np.uint64(32), rows[kept])
+
     def add(self, keys: Iterable[int], row: int) -> None:
         self._pending.extend((key << 32) | row for key in keys)
         self._pending_sorted = None
         if len(self._pending) >= self.flush_at:
-            self._runs.append(np.sort(np.frombuffer(self._pending, dtype=np.uint64)))
+            carry = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
             self._pending = array("Q")
-            while len(self._runs) > 1 and self._runs[-2].size <= 2 * self._runs[-1].size:
-                newer = self._runs.pop()
-                older = self._runs.pop()
+            level, capacity = 0, self.flush_at * self.fanout
+            while True:
+                if level == len(self._runs):
+                    self._runs.append(np.empty(0, dtype=np.uint64))
                 # two sorted runs: the stable sort (timsort) merges them in linear time
-                self._runs.append(np.sort(np.concatenate((older, newer)), kind="stable"))
+                merged = np.sort(np.concatenate((self._runs[level], carry)), kind="stable")
+                if merged.size <= capacity:
+                    self._runs[level] = merged
+                    return
+                self._runs[level] = np.empty(0, dtype=np.uint64)
+                carry, level, capacity = merged, level + 1, capacity * self.fanout
 
     def _all_runs(self) -> list[np.ndarray]:
-        """Every run, oldest first; the unsorted buffer (the newest pairs) sorted once per change, last."""
-        if not self._pending:
-            return self._runs
-        if self._pending_sorted is None:
-            self._pending_sorted = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
-        return [*self._runs, self._pending_sorted]
+        """Every non-empty run, oldest first; the unsorted buffer (the newest pairs) sorted once per change, last."""
+        runs = [run for run in reversed(self._runs) if run.size]  # a lower level holds newer rows: oldest first
+        if self._pending:
+            if self._pending_sorted is None:
+                self._pending_sorted = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
+            runs.append(self._pending_sorted)
+        return runs
 
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, list[int], list[int]]]:
         low = keys.astype(np.uint64) << np.uint64(32)
@@ -155,16 +177,6 @@ class _PackedMultiMap:
             found = np.searchsorted(run, needles).tolist()
             bounds.append((run, found[: keys.size], found[keys.size :]))
         return bounds
-
-    def counts(self, keys: np.ndarray) -> np.ndarray:
-        """How many pairs each key has (dead rows included until the next compaction)."""
-        low = keys.astype(np.uint64) << np.uint64(32)
-        needles = np.concatenate((low, low | _ROW_MASK))
-        total = np.zeros(keys.size, dtype=np.int64)
-        for run in self._all_runs():
-            found = np.searchsorted(run, needles)
-            total += found[keys.size :] - found[: keys.size]
-        return total
 
     def rows(self, keys: np.ndarray, latest: int, most: int | None = None) -> list[np.ndarray]:
         """Per key, its rows: at most the ``latest`` (most recently added) ones; none for a key with more
@@ -184,6 +196,77 @@ class _PackedMultiMap:
                         break
             out.append(np.concatenate(parts) & _ROW_MASK if parts else np.empty(0, dtype=np.uint64))
         return out
+
+
+class _KeyCounts:
+    """Exact number of live articles per 32-bit key: an open-addressing hash table in two flat arrays.
+
+    Linear probing at a load of at most one half; a slot holds a key and its count (-1: an empty slot). Keys
+    whose count falls to 0 stay until the table is rehashed (probe chains stay intact) and are dropped then.
+    Reads probe all keys at once with numpy; writes (32 keys per article) probe one key at a time in ``array``s.
+    """
+
+    __slots__ = ("_slots", "_counts", "_used")
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self._slots = array("I", bytes(4 * capacity))
+        self._counts = array("i", [-1]) * capacity
+        self._used = 0
+
+    def nbytes(self) -> int:
+        return 8 * len(self._slots)
+
+    def add(self, keys: Iterable[int], delta: int) -> None:
+        slots, counts = self._slots, self._counts
+        mask = len(slots) - 1
+        for key in keys:
+            i = _home(key) & mask
+            while counts[i] != -1 and slots[i] != key:
+                i = (i + 1) & mask
+            if counts[i] == -1:
+                slots[i], counts[i] = key, 0
+                self._used += 1
+            counts[i] += delta
+        if self._used * 2 > len(slots):
+            self.rehash()
+
+    def rehash(self) -> None:
+        """Drop keys counted 0 and size the table to a quarter to an eighth full (growing or shrinking)."""
+        slots = np.frombuffer(self._slots, dtype=np.uint32)
+        counts = np.frombuffer(self._counts, dtype=np.int32)
+        live = counts > 0
+        keys, kept = slots[live].tolist(), counts[live].tolist()
+        capacity = 1 << 12
+        while len(keys) * 4 > capacity:
+            capacity *= 2
+        self.__init__(capacity)  # type: ignore[misc]
+        for key, count in zip(keys, kept):
+            self.add((key,), count)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        slots = np.frombuffer(self._slots, dtype=np.uint32)
+        counts = np.frombuffer(self._counts, dtype=np.int32)
+        mask = slots.size - 1
+        keys = keys.astype(np.uint32)
+        with np.errstate(over="ignore"):
+            position = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(32)).astype(np.int64) & mask
+        found = np.zeros(keys.size, dtype=np.int64)
+        probing = np.arange(keys.size)
+        while probing.size:
+            at = position[probing]
+            hit = (slots[at] == keys[probing]) & (counts[at] != -1)
+            found[probing[hit]] = counts[at[hit]]
+            probing = probing[~hit & (counts[at] != -1)]
+            position[probing] = (position[probing] + 1) & mask
+        return found
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _home(key: int) -> int:
+    """Where a key's probe starts (the same multiplicative hash as the vectorised ``_KeyCounts.get``)."""
+    return ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 32
 
 
 class _Columns:
@@ -259,10 +342,16 @@ class _IdArena:
     def __len__(self) -> int:
         return len(self._ends)
 
-    def keep(self, rows: Iterable[int]) -> _IdArena:
+    def keep(self, rows: np.ndarray) -> _IdArena:
+        """Only the ids of ``rows`` (in that order), copied in one vectorised gather."""
+        ends = np.frombuffer(self._ends, dtype=np.uint64).astype(np.int64)
+        starts = np.concatenate(([0], ends[:-1]))[rows]
+        lengths = ends[rows] - starts
+        kept_ends = np.cumsum(lengths)
+        offsets = np.repeat(starts - (kept_ends - lengths), lengths) + np.arange(int(kept_ends[-1]) if rows.size else 0)
         kept = _IdArena()
-        for row in rows:
-            kept.append(self[row])
+        kept._bytes = bytearray(np.frombuffer(self._bytes, dtype=np.uint8)[offsets].tobytes())
+        kept._ends = array("Q", kept_ends.astype(np.uint64).tobytes())
         return kept
 
     def nbytes(self) -> int:
@@ -312,6 +401,7 @@ class StoryIndex:
         self._id_rows = _PackedMultiMap()  # crc32(article id) → row (a collision is resolved by comparing ids)
         self._bands = _PackedMultiMap()
         self._postings = _PackedMultiMap()
+        self._frequencies = _KeyCounts()  # live articles per key: the IDF of scoring
         self._story_list: list[_Story | None] = []
         self._free_stories: list[int] = []
         self._story_of_id: dict[str, int] = {}  # story id → index in _story_list, for stories of 2+ articles
@@ -331,7 +421,7 @@ class StoryIndex:
 
     def nbytes(self) -> int:
         """Bytes held in packed arrays (columns, ids, sorted runs); stories of several articles come on top."""
-        packed = self._cols.nbytes() + self._ids.nbytes()
+        packed = self._cols.nbytes() + self._ids.nbytes() + self._frequencies.nbytes()
         return packed + self._id_rows.nbytes() + self._bands.nbytes() + self._postings.nbytes()
 
     # ---- reads (used by link) ------------------------------------------------------------------------
@@ -340,8 +430,8 @@ class StoryIndex:
         return int(self.document_frequencies(np.asarray([key], dtype=np.uint32))[0])
 
     def document_frequencies(self, keys: np.ndarray) -> np.ndarray:
-        """Indexed articles having each key (evicted ones still count until the next compaction)."""
-        return self._postings.counts(np.asarray(keys, dtype=np.uint32))
+        """Indexed (live) articles having each key."""
+        return self._frequencies.get(np.asarray(keys, dtype=np.uint32))
 
     def candidates(self, signature: Signature, limit: int) -> list[tuple[str, int]]:
         """Up to ``limit`` indexed article ids sharing the most band buckets / keys with ``signature``."""
@@ -508,6 +598,7 @@ class StoryIndex:
         self._id_rows.add((_id_hash(article_id),), row)
         self._bands.add(signature.bands(), row)
         self._postings.add(keys.tolist(), row)
+        self._frequencies.add(keys.tolist(), 1)
         self._live += 1
         self._join(row, entry.story_id)
         if entry.published is not None and (self.watermark is None or entry.published > self.watermark):
@@ -556,6 +647,7 @@ class StoryIndex:
             return
         a = self._cols.arrays
         a["alive"][row] = False
+        self._frequencies.add(a["keys"][row, : a["key_count"][row]].tolist(), -1)
         self._live -= 1
         number = int(a["story"][row])
         if number != -1:
@@ -602,33 +694,24 @@ class StoryIndex:
             self._front += 1
 
     def _compact(self) -> None:
-        """Drop dead rows: renumber the live ones and rebuild the packed maps from the columns (vectorised)."""
+        """Drop dead rows: renumber the live ones in the columns, the id arena, the stories and the packed maps."""
         a = self._cols.arrays
         live = np.flatnonzero(a["alive"][: self._cols.size])
         renumber = np.full(self._cols.size, -1, dtype=np.int64)
         renumber[live] = np.arange(live.size)
         self._cols.keep(live)
-        self._ids = self._ids.keep(live.tolist())
+        self._ids = self._ids.keep(live)
         for story in self._story_list:
             if story is not None:
                 story.rows = renumber[story.rows].tolist()
-        a = self._cols.arrays
-        rows = np.arange(live.size, dtype=np.uint64)
-        self._id_rows = _PackedMultiMap.from_pairs(
-            np.fromiter((_id_hash(self._ids[row]) for row in range(live.size)), dtype=np.uint64, count=live.size),
-            rows,
-        )
-        band_keys = np.asarray([_bands_of(a["minhash"][row]) for row in range(live.size)], dtype=np.uint64)
-        self._bands = _PackedMultiMap.from_pairs(band_keys.reshape(-1), np.repeat(rows, band_keys.shape[1] if live.size else 0))
-        counts = a["key_count"][: live.size].astype(np.int64)
-        present = np.arange(MAX_KEYS)[None, :] < counts[:, None]
-        self._postings = _PackedMultiMap.from_pairs(a["keys"][: live.size][present], np.repeat(rows, counts))
+        # the pairs of live rows keep their keys: only the rows change, so nothing is hashed again
+        self._id_rows = self._id_rows.renumbered(renumber)
+        self._bands = self._bands.renumbered(renumber)
+        self._postings = self._postings.renumbered(renumber)
+        self._frequencies.rehash()
         self._front = 0
 
 
 def _id_hash(article_id: str) -> int:
     return zlib.crc32(article_id.encode())
 
-
-def _bands_of(minhash: np.ndarray) -> list[int]:
-    return Signature("", None, minhash.tobytes(), b"", b"", b"", 0).bands()
