@@ -22,7 +22,7 @@ SPEECH_VERBS = (
     "acknowledged|admitted|claimed|claims|suggested|announced|stressed|emphasized|emphasised|urged|according to"
 )
 _VERB = re.compile(rf"\b(?:{SPEECH_VERBS})\b")
-_PRONOUN = re.compile(r"^\s*,?\s*(?:he|she)\s+(?:" + SPEECH_VERBS + r")\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"\s*,?\s*(?:he|she)\s+(?:" + SPEECH_VERBS + r")\b", re.IGNORECASE)
 _OPEN, _CLOSE = "“\"", "”\""
 _MIN_WORDS = 3
 _WINDOW = 80  # characters beside a quote searched for its speaker
