@@ -118,6 +118,7 @@ _KEY_DROP = re.compile(r"[.\u2019'`]")
 _KEY_SPACE = re.compile(r"[\s\-]+")
 
 
+@functools.lru_cache(maxsize=65_536)  # the same names recur in every article and in every pass over one
 def name_key(name: str) -> str:
     """The form names are matched in: no accents, case, periods, apostrophes, leading "the"; hyphens as spaces.
 

@@ -348,8 +348,10 @@ def _company_short_forms(mentions: Sequence[Mention], gazetteer: Gazetteer, deci
 
 _INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\. ?$")
 _PERSON_RUN = r"[A-Z][\w'’-]*[a-z][\w'’-]*(?: (?:[A-Z][\w'’-]*[a-z][\w'’-]*|de|da|van|von|di|del|al|el|le|la)){1,3}"
-# A competitor with a country or a minute in brackets: "Tomas Berg ( Sweden )", "Ana Lopes (75th)".
-_COMPETITOR = re.compile(rf"(?<![\w'’.-])(?P<name>{_PERSON_RUN}) ?\( ?(?P<note>[A-Z][\w .'-]*?|\d{{1,3}}(?:st|nd|rd|th)) ?\)")
+# A competitor with a country or a minute in brackets: "Tomas Berg ( Sweden )", "Ana Lopes (75th)". The bracket
+# is found first and the name looked for right before it, which keeps long texts linear.
+_BRACKET_NOTE = re.compile(r" ?\( ?(?P<note>[A-Z][\w .'-]{0,40}?|\d{1,3}(?:st|nd|rd|th)) ?\)")
+_NAME_BEFORE = re.compile(rf"(?<![\w'’.-])(?P<name>{_PERSON_RUN})$")
 
 
 def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
@@ -367,12 +369,16 @@ def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
         else:
             out.append(m)
     competitors = []
-    for match in _COMPETITOR.finditer(text):
+    for match in _BRACKET_NOTE.finditer(text):
         note = match.group("note")
-        if note[0].isdigit() or _is_country(note, gazetteer):
-            name = match.group("name")
+        if not (note[0].isdigit() or _is_country(note, gazetteer)):
+            continue
+        window = max(0, match.start() - 80)
+        before = _NAME_BEFORE.search(text[window:match.start()])
+        if before is not None:
+            name = before.group("name")
             if not gazetteer.lookup(name) and not _is_people(name_key(name.split()[0]), gazetteer):
-                competitors.append((match.start("name"), match.end("name")))
+                competitors.append((window + before.start("name"), window + before.end("name")))
     if competitors:
         out = [m for m in out if not any(m.start < e and s < m.end for s, e in competitors)]
         out.extend(Mention(s, e, text[s:e], "PERSON") for s, e in competitors)
