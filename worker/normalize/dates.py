@@ -56,8 +56,9 @@ _PATTERN = re.compile(
             + r"\b(?![-–/,.]?[0-9]))",
             # last/next/this week-less units
             r"(?P<rel>\b(?P<rel_dir>(?i:last|next|this))\s(?P<rel_unit>year|month)\b)",
-            # (on|last|next) Monday
-            r"(?P<wd>\b(?:(?P<wd_pre>(?i:on|last|next|this|since|by|until))\s)?" + _WEEKDAY + r"\b(?!\s[0-9]))",
+            # (on|last|next) Monday / Monday last week
+            r"(?P<wd>\b(?:(?P<wd_pre>(?i:on|last|next|this|since|by|until))\s)?" + _WEEKDAY
+            + r"(?:\s(?P<wd_week>last|next|this)\sweek)?\b(?!\s[0-9]))",
             r"(?P<word>\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Tt]omorrow|[Ll]ast night|[Tt]his (?:morning|afternoon|evening))\b)",
         ]
     )
@@ -186,6 +187,11 @@ def _resolve(match: re.Match[str], anchor: date | None) -> tuple[str | None, str
         if anchor is None:
             return None, "day", True
         target = _WEEKDAYS[g("weekday").lower()]
+        week = g("wd_week")
+        if week is not None:  # "Monday last week": that weekday in the calendar week before (after, this) one
+            shift = {"last": -1, "next": 1, "this": 0}[week]
+            monday = anchor - timedelta(days=anchor.weekday()) + timedelta(weeks=shift)
+            return (monday + timedelta(days=target)).isoformat(), "day", True
         back = (anchor.weekday() - target) % 7
         prefix = (g("wd_pre") or "").lower()
         if prefix == "next" or (prefix != "last" and back and _future_context(match)):
