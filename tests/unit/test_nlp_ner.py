@@ -301,3 +301,16 @@ def test_a_field_label_opening_a_line_is_not_a_name_but_a_speaker_is() -> None:
     ]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
     assert labels == [("Maria Lindgren", "PERSON"), ("Lindgren", "PERSON")]
+
+
+def test_the_players_of_a_cricket_scorecard_are_people() -> None:
+    gazetteer = load_gazetteer()
+    text = (
+        "Tariq Baig c Pollard b Denholm 33\n"
+        "Nadeem Qureshi lbw b Denholm 0\n"
+        "K. Ambrose not out 12\n"
+        "Bowling : Denholm 8-0-39-3 , Ravi Menon 6-1-30-1"
+    )
+    found = [Mention(text.index("Pollard"), text.index("Pollard") + 7, "Pollard", "ORG")]
+    people = [m.text for m in repair_mentions(text, found, gazetteer).mentions if m.label == "PERSON"]
+    assert people == ["Tariq Baig", "Pollard", "Denholm", "Nadeem Qureshi", "Denholm", "K. Ambrose", "Denholm", "Ravi Menon"]

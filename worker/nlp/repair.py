@@ -354,6 +354,28 @@ _BRACKET_NOTE = re.compile(r" ?\( ?(?P<note>[A-Z][\w .'-]{0,40}?|\d{1,3}(?:st|nd
 _NAME_BEFORE = re.compile(rf"(?<![\w'’.-])(?P<name>{_PERSON_RUN})$")
 
 
+_PLAYER = r"(?:[A-Z]\. ?){0,2}[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,2}"
+# A cricket scorecard's batting line ("Saeed Anwar c Stewart b Gough 33", "Moin Khan lbw b Mullally 0") and
+# bowling figures ("Wasim Akram 10-0-50-0"): every name in them is a player.
+_BATTING_LINE = re.compile(
+    rf"^(?P<batsman>{_PLAYER}) (?:(?:c (?P<catcher>{_PLAYER}) |st (?P<keeper>{_PLAYER}) |c & |lbw )?b (?P<bowler>{_PLAYER})"
+    rf"|not out|run out(?: \( ?(?P<fielder>{_PLAYER}) ?\))?) \d{{1,3}}$",
+    re.MULTILINE,
+)
+_BOWLING_FIGURES = re.compile(rf"(?<![\w'’.-])(?P<bowler>{_PLAYER}) \d{{1,2}}(?:\.\d)?-\d{{1,2}}-\d{{1,3}}-\d{{1,2}}\b")
+
+
+def _scorecard_names(text: str) -> list[tuple[int, int]]:
+    """Spans of the players named in a cricket scorecard's batting lines and bowling figures."""
+    if " b " not in text and "-0-" not in text:
+        return []
+    spans = []
+    for match in _BATTING_LINE.finditer(text):
+        spans.extend(match.span(g) for g in ("batsman", "catcher", "keeper", "bowler", "fielder") if match.group(g))
+    spans.extend(match.span("bowler") for match in _BOWLING_FIGURES.finditer(text))
+    return spans
+
+
 def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Mention], set[tuple[int, int]]]:
     """Names whose written form says they are people: an initial before a surname ("R. Kaluwitharana", where the
     model tags only the surname or calls it a place) and competitors listed with their country or a minute in
@@ -368,7 +390,7 @@ def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
             decided.add(span)
         else:
             out.append(m)
-    competitors = []
+    competitors = _scorecard_names(text)
     for match in _BRACKET_NOTE.finditer(text):
         note = match.group("note")
         if not (note[0].isdigit() or _is_country(note, gazetteer)):
