@@ -314,3 +314,16 @@ def test_the_players_of_a_cricket_scorecard_are_people() -> None:
     found = [Mention(text.index("Pollard"), text.index("Pollard") + 7, "Pollard", "ORG")]
     people = [m.text for m in repair_mentions(text, found, gazetteer).mentions if m.label == "PERSON"]
     assert people == ["Tariq Baig", "Pollard", "Denholm", "Nadeem Qureshi", "Denholm", "K. Ambrose", "Denholm", "Ravi Menon"]
+
+
+def test_events_and_table_categories_are_not_names() -> None:
+    gazetteer = load_gazetteer()
+    text = "Women 's discus\nShe won the Lisbon Open and the Davis Cup; Lisbon hosted it."
+    found = [
+        Mention(0, 5, "Women", "ORG"),
+        Mention(28, 39, "Lisbon Open", "LOC"),
+        Mention(48, 57, "Davis Cup", "ORG"),
+        Mention(59, 65, "Lisbon", "GPE"),
+    ]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("Lisbon", "GPE")]

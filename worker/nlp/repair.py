@@ -48,6 +48,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= sides
     mentions, peoples = _peoples(mentions, gazetteer)
     decided |= peoples
+    events = [m for m in mentions if _is_event_or_category(m, decided)]
+    mentions = [m for m in mentions if not _is_event_or_category(m, decided)]
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
@@ -60,14 +62,15 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
             repaired.append(Mention(mention.start, mention.end, mention.text, label))
         elif mention.label in KEPT_LABELS:
             repaired.append(mention)
-    repaired.extend(_recovered(text, mentions, gazetteer, person_tokens))
+    # an event's name is not recovered piecemeal: "Lisbon" in "Lisbon Open" is part of the event's name
+    repaired.extend(_recovered(text, [*mentions, *events], gazetteer, person_tokens))
     repaired.extend(_surnames(text, repaired))
     repaired.sort(key=lambda m: m.start)
     repaired = _common_words(text, repaired)
     repaired = _without_section_labels(text, repaired, gazetteer)
     repaired = _without_field_labels(text, repaired, gazetteer, person_tokens)
     repaired = _acronyms(text, repaired)
-    repaired.extend(_repeated_names(text, repaired))
+    repaired.extend(_repeated_names(text, repaired, events))
     repaired.sort(key=lambda m: m.start)
     return Repaired(repaired, frozenset(decided))
 
@@ -144,7 +147,7 @@ def _without_field_labels(text: str, mentions: Sequence[Mention], gazetteer: Gaz
     ]
 
 
-def _repeated_names(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+def _repeated_names(text: str, mentions: Sequence[Mention], events: Sequence[Mention] = ()) -> list[Mention]:
     """Untagged occurrences of a name the model tagged elsewhere in the article, with its most frequent label.
 
     One name keeps one meaning within an article, and the model that saw "Interfax" as an ORG in one sentence
@@ -160,7 +163,7 @@ def _repeated_names(text: str, mentions: Sequence[Mention]) -> list[Mention]:
         return []
     names = sorted(labels, key=len, reverse=True)[:500]  # bounded: a table of thousands of names stays linear
     pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w'’-])")
-    covered = sorted((m.start, m.end) for m in mentions)
+    covered = sorted((m.start, m.end) for m in (*mentions, *events))
     found, index = [], 0
     for match in pattern.finditer(text):
         start, end = match.span()
@@ -322,6 +325,24 @@ _COMPANY_WORDS = frozenset(
     "inc inc. corp corp. corporation co co. ltd ltd. plc llc ag ab sa s.a. nv n.v. spa s.p.a. gmbh bhd oyj asa "
     "group holdings holding international industries bank".split()
 )
+
+
+# Names of events, not of places or bodies: "Hong Kong Open", "Fed Cup", "Berlin Grand Prix", "Atlanta Games".
+_EVENT_LAST_WORDS = frozenset(
+    "open cup tour games olympics olympiad championship championships grand prix classic masters trophy series "
+    "marathon rally festival expo derby".split()
+)
+# Words that head a results table's sections ("Men 's discus", "Division two"): categories, not names.
+_CATEGORY_WORDS = frozenset("men women boys girls ladies juniors seniors veterans mixed division group pool heat".split())
+
+
+def _is_event_or_category(mention: Mention, decided: set[tuple[int, int]]) -> bool:
+    if (mention.start, mention.end) in decided or mention.label not in ("ORG", "GPE", "LOC", "FAC", "PERSON"):
+        return False
+    words = mention.text.lower().split()
+    if len(words) == 1:
+        return words[0] in _CATEGORY_WORDS
+    return words[-1] in _EVENT_LAST_WORDS and mention.label != "PERSON"
 
 
 def _company_short_forms(mentions: Sequence[Mention], gazetteer: Gazetteer, decided: frozenset[tuple[int, int]]) -> list[Mention]:
