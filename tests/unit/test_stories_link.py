@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+from worker.nlp.items import Entity
 from worker.records import Article
 from worker.stories import Entry, LinkConfig, StoryIndex, StoryLinker, link, signature_of
 from worker.stories.signature import MAX_FACTS, MAX_KEYS, MAX_SHINGLE_WORDS, Signature
@@ -166,3 +167,52 @@ def test_the_table_mirror_recovers_the_same_decisions_after_a_restart() -> None:
     recovered = index_from_table(table)  # a restarted worker: only the table survived
     _, followup = link(recovered, article("flood-3", FLOOD_FOLLOW_UP, 50))
     assert followup.relation == "follow_up" and followup.story_id == "flood-1"
+
+
+REHAB_QUILLON = (
+    "Singer Mara Quillon has checked into the Harbor Springs treatment center in Malibu, her publicist Dev Arlen "
+    "said on Monday. Quillon, 31, entered the rehab facility after a difficult year on tour, Arlen said. "
+    "The singer asked fans to respect her privacy while she receives treatment in 2011."
+)
+REHAB_QUILLON_RETOLD = (
+    "Mara Quillon is in rehab. The singer checked into the Harbor Springs treatment center in Malibu, publicist "
+    "Dev Arlen confirmed on Monday, after a hard year of touring. Quillon asked fans for privacy in 2011."
+)
+REHAB_BREVIK = (
+    "Tomas Brevik, the star of the police drama Nightwatch, is getting help for alcohol abuse at the Harbor Springs "
+    "treatment center in Malibu, according to his representative Lena Moss. The 44-year-old actor was arrested "
+    "for drunk driving in 2014 and will miss the start of filming, Moss told reporters."
+)
+
+
+def _entities(*named: tuple[str, str, float]) -> tuple[Entity, ...]:
+    return tuple(Entity(id=i, name=i.split(":")[1], type=t, mentions=(), salience=s) for i, t, s in named)
+
+
+QUILLON = _entities(
+    ("person:mara-quillon", "PERSON", 1.0), ("org:harbor-springs-treatment-center", "ORG", 0.7),
+    ("person:dev-arlen", "PERSON", 0.6), ("gpe:malibu", "GPE", 0.5),
+)
+BREVIK = _entities(
+    ("person:tomas-brevik", "PERSON", 1.0), ("org:harbor-springs-treatment-center", "ORG", 0.7),
+    ("person:lena-moss", "PERSON", 0.6), ("gpe:malibu", "GPE", 0.5),
+)
+
+
+def test_another_event_of_the_same_kind_is_kept_apart_by_who_and_when() -> None:
+    def stream(config: LinkConfig) -> list[Article]:
+        return StoryLinker(config)(
+            [
+                article("quillon-1", REHAB_QUILLON, 0, entities=QUILLON),
+                article("brevik-1", REHAB_BREVIK, 1, entities=BREVIK),
+                article("quillon-2", REHAB_QUILLON_RETOLD, 2, entities=QUILLON),
+            ]
+        )
+
+    first, other, retold = stream(LinkConfig())
+    assert (other.followup.relation, other.followup.story_id) == ("new_story", "brevik-1")
+    assert retold.followup.story_id == "quillon-1"
+    assert "e:person:mara-quillon" in retold.followup.evidence.shared_keys
+    # the same rehab centre, town and topic words: on those alone the second check-in joins the first
+    topic_only = LinkConfig(lead_conflict_penalty=0.0, year_conflict_penalty=0.0)
+    assert stream(topic_only)[1].followup.story_id == "quillon-1"

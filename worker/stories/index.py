@@ -92,11 +92,11 @@ class _Story:
 
     __slots__ = ("story_id", "first_id", "first_published", "rows")
 
-    def __init__(self, story_id: str, first_id: str, first_published: float, rows: list[int]) -> None:
+    def __init__(self, story_id: str, first_id: str, first_published: float, rows: Iterable[int]) -> None:
         self.story_id = story_id
         self.first_id = first_id
         self.first_published = first_published
-        self.rows = rows
+        self.rows = array("i", rows)  # 4 bytes a member
 
 
 class _PackedMultiMap:
@@ -703,7 +703,7 @@ class StoryIndex:
         self._ids = self._ids.keep(live)
         for story in self._story_list:
             if story is not None:
-                story.rows = renumber[story.rows].tolist()
+                story.rows = array("i", renumber[np.asarray(story.rows, dtype=np.int64)].tolist())
         # the pairs of live rows keep their keys: only the rows change, so nothing is hashed again
         self._id_rows = self._id_rows.renumbered(renumber)
         self._bands = self._bands.renumbered(renumber)
