@@ -327,3 +327,23 @@ def test_events_and_table_categories_are_not_names() -> None:
     ]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
     assert labels == [("Lisbon", "GPE")]
+
+
+def test_standings_rows_and_fixtures_name_teams_but_a_financial_row_does_not() -> None:
+    gazetteer = load_gazetteer()
+    text = (
+        "Division two\n"
+        "Tamworth Rovers 3 1 1 1 4 3 4\n"
+        "Bellshire 2 1 0 1 2 2 3\n"
+        "Postponed : Ashby v Denholm Athletic\n"
+        "Revenue 12.4 13.1 14.2 15.0\n"
+        "Ex-Tamworth striker Ana Lopes left for ex-England side duties."
+    )
+    labels = [(m.text, m.label) for m in repair_mentions(text, [], gazetteer).mentions]
+    assert ("Revenue", "ORG") not in labels
+    assert [t for t, label in labels if label == "ORG"][:4] == ["Tamworth Rovers", "Bellshire", "Ashby", "Denholm Athletic"]
+
+
+def test_an_attached_prefix_is_not_part_of_the_name() -> None:
+    [mentions] = tag_texts(_RunTogether(), ["ex-England"])
+    assert [(m.start, m.text) for m in mentions] == [(3, "England")]

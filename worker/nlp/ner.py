@@ -27,6 +27,7 @@ _LOWER_WORDS = frozenset(
 )
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _TRAILING_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+_ATTACHED_PREFIX = re.compile(r"(?:ex|anti|pro|non|pan|post|pre|mid|neo|former)-(?=[A-Z])")
 _FIGURE = re.compile(r"[\d.,:/%-]*\d[\d.,:/%-]*")
 
 
@@ -168,6 +169,9 @@ def _trimmed(text: str, start: int, end: int, label: str) -> Mention | None:
     article = _LEADING_ARTICLE.match(surface)
     if article and article.end() < len(surface):
         start += article.end()
+    prefix = _ATTACHED_PREFIX.match(text, start, end)
+    if prefix and prefix.end() < end:
+        start = prefix.end()  # "ex-England" is England, "anti-Russian" Russian
     possessive = _TRAILING_POSSESSIVE.search(text[start:end])
     if possessive and possessive.start() > 0:
         end = start + possessive.start()

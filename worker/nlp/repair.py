@@ -433,6 +433,9 @@ def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
 _SIDE = r"[A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,3}"
 # A results line of two sides and their scores: "Puchon 2 Chonbuk 1", "DETROIT 4 Kansas City 1".
 _RESULT_PAIR = re.compile(rf"^(?P<home>{_SIDE}) \d{{1,3}} (?P<away>{_SIDE}) \d{{1,3}}\b", re.MULTILINE)
+# A fixture ("Walsall v Wrexham") and a standings row ("Falkirk 3 1 1 1 1 1 4", "HOUSTON 72 63 .533 -").
+_FIXTURE = re.compile(rf"^(?:[A-Z][a-z]+ : )?(?P<home>{_SIDE}) (?:v|vs\.?) (?P<away>{_SIDE})$", re.MULTILINE)
+_STANDINGS_ROW = re.compile(rf"^(?P<home>{_SIDE})(?: \d{{1,3}}){{2}}(?: (?:\d{{1,3}}|\.\d{{3}}|-|1/2)){{2,}}$", re.MULTILINE)
 
 
 def _result_pairs(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> list[Mention]:
@@ -440,9 +443,11 @@ def _result_pairs(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) 
     them), when the article has at least two such lines; countries are left to the model (national sides are
     reported under the country's name)."""
     sides = [
-        (match.start(group), match.end(group))
-        for match in _RESULT_PAIR.finditer(text)
+        match.span(group)
+        for pattern in (_RESULT_PAIR, _FIXTURE, _STANDINGS_ROW)
+        for match in pattern.finditer(text)
         for group in ("home", "away")
+        if group in match.groupdict() and match.group(group)
     ]
     if len(sides) < 4:
         return list(mentions)
@@ -466,7 +471,7 @@ _SIDE_AFTER = re.compile(
 )
 _LIST_GAP = re.compile(r" ?, | and | ?, and ")
 _VENUE_BEFORE = re.compile(r"\b(?:in|at|to|from) $")
-_SIDE_BEFORE = re.compile(r"\b(?:against|beat|beats|defeated|v|vs|versus|over|hosts?|rivals?|visitors?) $")
+_SIDE_BEFORE = re.compile(r"\b(?:against|beat|beats|defeated|v|vs|versus|over|hosts?|rivals?|visitors?|side|club|champions|leaders) $")
 
 
 def _sports_sides(
