@@ -496,6 +496,14 @@ class StoryIndex:
             return StoryInfo(story_id, self._published_or(row, 0.0), [story_id])
         return None
 
+    def first_published(self, story_id: str) -> float:
+        """When the story's earliest article was published (0.0 for an id that names no indexed story)."""
+        number = self._story_of_id.get(story_id)
+        if number is not None:
+            return self._story_list[number].first_published  # type: ignore[union-attr]
+        row = self._row_of(story_id)
+        return self._published_or(row, 0.0) if row is not None else 0.0
+
     def story_size(self, story_id: str) -> int:
         """Indexed members of a story (1 for an id that names no story of several: a lone article)."""
         number = self._story_of_id.get(story_id)

@@ -284,9 +284,7 @@ def _choose_story(
     stories = {c.story_id for c in linked}
     first: tuple[float, str] | None = None
     for story_id in stories:
-        info = index.story(story_id)
-        when = info.first_published if info is not None else 0.0
-        candidate = (when, story_id)
+        candidate = (index.first_published(story_id), story_id)
         if first is None or candidate < first:
             first = candidate
     assert first is not None
