@@ -347,3 +347,15 @@ def test_standings_rows_and_fixtures_name_teams_but_a_financial_row_does_not() -
 def test_an_attached_prefix_is_not_part_of_the_name() -> None:
     [mentions] = tag_texts(_RunTogether(), ["ex-England"])
     assert [(m.start, m.text) for m in mentions] == [(3, "England")]
+
+
+def test_names_the_text_calls_places_are_places_and_a_place_before_an_event_word_is_the_event() -> None:
+    gazetteer = load_gazetteer()
+    text = "Fighting reached the city of Qalvar and the disputed Brenna region before the Lisbon Open."
+    found = [
+        Mention(text.index("Qalvar"), text.index("Qalvar") + 6, "Qalvar", "ORG"),
+        Mention(text.index("Brenna"), text.index("Brenna") + 6, "Brenna", "PERSON"),
+        Mention(text.index("Lisbon"), text.index("Lisbon") + 6, "Lisbon", "GPE"),
+    ]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("Qalvar", "GPE"), ("Brenna", "GPE")]

@@ -48,8 +48,10 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= sides
     mentions, peoples = _peoples(mentions, gazetteer)
     decided |= peoples
-    events = [m for m in mentions if _is_event_or_category(m, decided)]
-    mentions = [m for m in mentions if not _is_event_or_category(m, decided)]
+    mentions, placed = _places_by_form(text, mentions, gazetteer, frozenset(decided))
+    decided |= placed
+    events = [m for m in mentions if _is_event_or_category(m, decided) or _EVENT_AFTER.match(text, m.end)]
+    mentions = [m for m in mentions if not (_is_event_or_category(m, decided) or _EVENT_AFTER.match(text, m.end))]
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
@@ -334,6 +336,30 @@ _EVENT_LAST_WORDS = frozenset(
 )
 # Words that head a results table's sections ("Men 's discus", "Division two"): categories, not names.
 _CATEGORY_WORDS = frozenset("men women boys girls ladies juniors seniors veterans mixed division group pool heat".split())
+
+
+# A name right before an event's last word is part of the event's name: "U.S. Open", "Berlin Grand Prix".
+_EVENT_AFTER = re.compile(r" (?:Open|OPEN|Cup|CUP|Games|GAMES|Grand Prix|GRAND PRIX|Olympics|Championships|Masters|Classic|Marathon)\b")
+# "the city of Arbil", "the disputed Nagorno-Karabakh region": the word beside the name says it is a place.
+_PLACE_WORD_BEFORE = re.compile(r"\b(?:city|town|village|province|region|state|island|port|capital|district|suburb|county) of $")
+_PLACE_WORD_AFTER = re.compile(r" (?:city|town|village|province|region|island|valley|district|suburb|county|enclave|peninsula)\b(?! of)")
+
+
+def _places_by_form(
+    text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, decided: frozenset[tuple[int, int]]
+) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """Names the text itself calls places ("the city of Arbil", "the Nagorno-Karabakh region") are places,
+    unless a person's name or an earlier rule's label; the model often calls such a name an ORG."""
+    out, decided = [], set()
+    for m in mentions:
+        if m.label in ("ORG", "PERSON", "NORP") and (m.start, m.end) not in decided and (
+            _PLACE_WORD_BEFORE.search(text, max(0, m.start - 20), m.start) or _PLACE_WORD_AFTER.match(text, m.end)
+        ) and not (m.label == "PERSON" and len(m.text.split()) > 1) and not _is_people(name_key(m.text), gazetteer):
+            out.append(Mention(m.start, m.end, m.text, "GPE"))
+            decided.add((m.start, m.end))
+        else:
+            out.append(m)
+    return out, decided
 
 
 def _is_event_or_category(mention: Mention, decided: set[tuple[int, int]]) -> bool:
