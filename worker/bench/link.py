@@ -150,12 +150,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     first_p50 = None
     for size in sizes:
         started = time.perf_counter()
+        applies = []
         while len(index) < size:
             batch = corpus.signatures(len(index), min(20_000, size - len(index)))
             for signature in batch:
+                t0 = time.thread_time()
                 index.apply(IndexChange(add=Entry(signature, signature.article_id)))
+                applies.append(time.thread_time() - t0)
         del batch
         build_seconds = time.perf_counter() - started
+        slowest_apply = max(applies)
         per_article = (_rss_bytes() - rss_before) / len(index)
         now = START + size * 0.5
         timings, wall = [], []
@@ -181,4 +185,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f" {brute_p50 * 1e3:9.1f} ms {brute_p50 / p50:10.0f}x {per_article:10.0f} B"
             f" {index.nbytes() / len(index):12.0f} B  {build_seconds:6.1f}s  (p50 vs first size: {p50 / first_p50:.2f}x)"
         )
+        # applying a change is cheap but now and then merges a level of sorted runs: show the worst pause
+        print(f"{'':<10} apply p50 {statistics.median(applies) * 1e3:.3f} ms, slowest {slowest_apply * 1e3:.0f} ms")
     return 0
