@@ -598,7 +598,8 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                             schema=faust.Schema(key_serializer="json", value_serializer="json"))
     # Decisions stay JSON bytes in memory: a quarter of the same decision as dicts (measured 0.5 KB vs 1.9 KB for a
     # new story), and one is kept per indexed article.
-    decisions = app.Table("followup_decisions", default=None, partitions=1,
+    # (value_type is what Faust reads the serializer from for the changelog; the schema alone is not enough.)
+    decisions = app.Table("followup_decisions", default=None, partitions=1, value_type=bytes,
                           schema=faust.Schema(key_serializer="json", value_serializer="raw"))
     stories = app.topic(stories_topic(settings), key_type=bytes, value_type=bytes, key_serializer="raw",
                         value_serializer="raw", partitions=1)

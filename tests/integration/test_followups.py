@@ -290,16 +290,23 @@ async def test_after_sigkill_a_fresh_worker_links_a_follow_up_to_a_story_indexed
             killed.process.send_signal(signal.SIGKILL)
             killed.process.wait()
         assert all(before.followup(source_of(m))["relation"] == "new_story" for m in fillers), "fillers linked"
-        assert before.followup("ferry-1")["story_id"] == first_id
+        first_article = before.article("ferry-1")
+        assert first_article["followup"]["story_id"] == first_id
 
         fresh = start_worker(settings, tmp_path / "fresh.log")
         try:
             await asyncio.to_thread(fresh.wait_ready)
+            # The first article sent again (a crawler's resend): its decision is recovered too, so it comes out
+            # as before instead of linked to itself.
+            await publish(settings, settings.topic_raw, [earlier])
+            await reader.wait_until(lambda out: out.article("ferry-1") is not first_article, "the resend out",
+                                    [fresh])
             await publish(settings, settings.topic_raw, [raw("ferry-3", FERRY_LATEST, "2025-05-15T07:00:00Z")])
             after = await reader.wait_for(["ferry-3"], [fresh])
         finally:
             fresh.stop()
 
+    assert after.article("ferry-1") == first_article
     followup = after.followup("ferry-3")
     assert followup["story_id"] == first_id
     assert first_id in [link["article_id"] for link in followup["links"]]
