@@ -209,9 +209,9 @@ def key_labels(article: Article) -> dict[int, str]:
     """The article's keys, most telling first: hash → readable label (``kind:value``, used as evidence)."""
     labelled: list[tuple[str, str]] = []
     # the leads first: the participants must be among the keys whatever the cap
-    labelled += [("e", str(_field(e, "id"))) for e in _leads(article)]
+    labelled += [("e", _entity_name(e)) for e in _leads(article)]
     labelled += [("p", p) for p in _named_values(article.locations, ("geonames_id", "id", "name", "text"))]
-    entities = [("e", e) for e in _named_values(article.entities, ("id", "kb_id", "text", "name"))]
+    entities = [("e", _entity_name(e)) for e in article.entities if _entity_name(e)]
     labelled += entities
     if not entities:
         # No tagging stage yet (or it found nothing): proper-noun-looking words and numbers stand in.
@@ -239,7 +239,7 @@ def lead_keys(article: Article) -> list[int]:
     Two reports of one event name the same protagonists; two events of the same kind (two rehab check-ins,
     two earthquakes) mostly do not, whatever topic words they share.
     """
-    return [key_hash("e", str(_field(e, "id"))) for e in _leads(article)]
+    return [key_hash("e", _entity_name(e)) for e in _leads(article)]
 
 
 def _leads(article: Article) -> list[object]:
@@ -262,6 +262,16 @@ def latest_year(article: Article) -> int:
     if article.published_at is not None:
         years = {y for y in years if y <= article.published_at.year}
     return max(years, default=0)
+
+
+def _entity_name(entity: object) -> str:
+    """An entity's key: the canonical name of its id without the type (``person:tara-reid`` → ``tara-reid``).
+
+    The tagger may call one name a place in one article and an organisation in the next (``gpe:perth`` and
+    ``org:perth``); the name, not the guess at its type, is what two reports of an event share.
+    """
+    value = _field(entity, "id") or _field(entity, "text") or _field(entity, "name") or ""
+    return str(value).split(":", 1)[-1].split("#", 1)[0]
 
 
 def _field(item: object, name: str) -> object:
