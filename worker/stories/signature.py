@@ -211,7 +211,8 @@ def key_labels(article: Article) -> dict[int, str]:
     # the leads first: the participants must be among the keys whatever the cap
     labelled += [("e", _entity_name(e)) for e in _leads(article)]
     labelled += [("p", p) for p in _named_values(article.locations, ("geonames_id", "id", "name", "text"))]
-    entities = [("e", _entity_name(e)) for e in article.entities if _entity_name(e)]
+    by_salience = sorted(article.entities, key=lambda e: -float(_field(e, "salience") or 0.0))
+    entities = [("e", _entity_name(e)) for e in by_salience if _entity_name(e)]
     labelled += entities
     if not entities:
         # No tagging stage yet (or it found nothing): proper-noun-looking words and numbers stand in.
