@@ -359,3 +359,16 @@ def test_names_the_text_calls_places_are_places_and_a_place_before_an_event_word
     ]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
     assert labels == [("Qalvar", "GPE"), ("Brenna", "GPE")]
+
+
+def test_a_known_town_after_a_preposition_of_place_is_a_place_unless_a_person_of_the_article() -> None:
+    gazetteer = load_gazetteer()
+    text = "Talks opened in Cirencester. Ana Bristol spoke; supporters came from Bristol and from Qwertonia."
+    found = [
+        Mention(16, 27, "Cirencester", "PERSON"),
+        Mention(29, 40, "Ana Bristol", "PERSON"),
+        Mention(text.rindex("Bristol"), text.rindex("Bristol") + 7, "Bristol", "PERSON"),
+        Mention(text.index("Qwertonia"), text.index("Qwertonia") + 9, "Qwertonia", "ORG"),
+    ]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("Cirencester", "GPE"), ("Ana Bristol", "PERSON"), ("Bristol", "PERSON"), ("Qwertonia", "ORG")]

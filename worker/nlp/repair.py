@@ -342,6 +342,7 @@ _CATEGORY_WORDS = frozenset("men women boys girls ladies juniors seniors veteran
 _EVENT_AFTER = re.compile(r" (?:Open|OPEN|Cup|CUP|Games|GAMES|Grand Prix|GRAND PRIX|Olympics|Championships|Masters|Classic|Marathon)\b")
 # "the city of Arbil", "the disputed Nagorno-Karabakh region": the word beside the name says it is a place.
 _PLACE_WORD_BEFORE = re.compile(r"\b(?:city|town|village|province|region|state|island|port|capital|district|suburb|county) of $")
+_LOCATIVE_BEFORE = re.compile(r"\b(?:in|near|outside|from)\s$")
 _PLACE_WORD_AFTER = re.compile(r" (?:city|town|village|province|region|island|valley|district|suburb|county|enclave|peninsula)\b(?! of)")
 
 
@@ -350,11 +351,19 @@ def _places_by_form(
 ) -> tuple[list[Mention], set[tuple[int, int]]]:
     """Names the text itself calls places ("the city of Arbil", "the Nagorno-Karabakh region") are places,
     unless a person's name or an earlier rule's label; the model often calls such a name an ORG."""
+    person_words = {w for m in mentions if m.label == "PERSON" and len(m.text.split()) > 1 for w in name_key(m.text).split()}
     out, decided = [], set()
     for m in mentions:
+        key = name_key(m.text)
+        # "in Cirencester", "from Abuja": a known town after a preposition of place, unless a person of the article
+        located = (
+            _LOCATIVE_BEFORE.search(text, max(0, m.start - 8), m.start) is not None
+            and any(e.primary and e.place.feature_class in ("P", "A") for e in gazetteer.lookup(m.text))
+            and not set(key.split()) & person_words
+        )
         if m.label in ("ORG", "PERSON", "NORP") and (m.start, m.end) not in decided and (
-            _PLACE_WORD_BEFORE.search(text, max(0, m.start - 20), m.start) or _PLACE_WORD_AFTER.match(text, m.end)
-        ) and not (m.label == "PERSON" and len(m.text.split()) > 1) and not _is_people(name_key(m.text), gazetteer):
+            located or _PLACE_WORD_BEFORE.search(text, max(0, m.start - 20), m.start) or _PLACE_WORD_AFTER.match(text, m.end)
+        ) and not (m.label == "PERSON" and len(m.text.split()) > 1 and not located) and not _is_people(key, gazetteer):
             out.append(Mention(m.start, m.end, m.text, "GPE"))
             decided.add((m.start, m.end))
         else:
