@@ -1,9 +1,16 @@
-"""Repairs to the model's mentions that a gazetteer makes possible, before mentions are grouped.
+"""Repairs to the model's mentions, before mentions are grouped: general rules that read the text's own form.
 
 The small model misreads well-known places: it calls Aleppo NORP or LANGUAGE, Sri Lanka a PERSON, Belarus an
 ORG, or misses a country written in capitals. A name that the gazetteer knows as a country, continent, US
 state or city of a million people is relabelled a place, and an untagged capitalised occurrence of such a name
 is added as one, unless it is part of a personal name the article uses ("Jordan" after "Michael Jordan").
+
+The rest is decided by how the text writes a name, never by the name itself: a dateline's place, a title or an
+initial before a person, a competitor's country in brackets, a cricket scorecard's players, the sides of
+results lines, fixtures and standings rows, a town acting as a side in a sports report, nationalities, the
+words "city of" or "region" beside a place, an acronym defined beside its name, a company's short name, and
+the headings, section labels, field labels and event names that are not names of people, bodies or places.
+Each rule that sets a label records the span as *decided*, so the entity takes that label over the model's.
 """
 
 from __future__ import annotations
@@ -50,8 +57,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= peoples
     mentions, placed = _places_by_form(text, mentions, gazetteer, frozenset(decided))
     decided |= placed
-    events = [m for m in mentions if _is_event_or_category(m, decided) or _EVENT_AFTER.match(text, m.end)]
-    mentions = [m for m in mentions if not (_is_event_or_category(m, decided) or _EVENT_AFTER.match(text, m.end))]
+    events = [m for m in mentions if _is_event_or_category(text, m, decided)]
+    mentions = [m for m in mentions if not _is_event_or_category(text, m, decided)]
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
@@ -371,9 +378,12 @@ def _places_by_form(
     return out, decided
 
 
-def _is_event_or_category(mention: Mention, decided: set[tuple[int, int]]) -> bool:
+def _is_event_or_category(text: str, mention: Mention, decided: set[tuple[int, int]]) -> bool:
+    """The name of an event, part of one, or a results table's category word (unless a rule decided it)."""
     if (mention.start, mention.end) in decided or mention.label not in ("ORG", "GPE", "LOC", "FAC", "PERSON"):
         return False
+    if _EVENT_AFTER.match(text, mention.end):
+        return True
     words = mention.text.lower().split()
     if len(words) == 1:
         return words[0] in _CATEGORY_WORDS
