@@ -316,11 +316,12 @@ def test_the_players_of_a_cricket_scorecard_are_people() -> None:
     assert people == ["Tariq Baig", "Pollard", "Denholm", "Nadeem Qureshi", "Denholm", "K. Ambrose", "Denholm", "Ravi Menon"]
 
 
-def test_events_and_table_categories_are_not_names() -> None:
+def test_events_table_categories_and_column_headings_are_not_names() -> None:
     gazetteer = load_gazetteer()
-    text = "Women 's discus\nShe won the Lisbon Open and the Davis Cup; Lisbon hosted it."
+    text = "Women 's discus\nShe won the Lisbon Open and the Davis Cup; Lisbon hosted it.\nW L PCT GB"
     found = [
         Mention(0, 5, "Women", "ORG"),
+        Mention(text.index("W L"), len(text), "W L PCT GB", "ORG"),
         Mention(28, 39, "Lisbon Open", "LOC"),
         Mention(48, 57, "Davis Cup", "ORG"),
         Mention(59, 65, "Lisbon", "GPE"),

@@ -57,8 +57,8 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= peoples
     mentions, placed = _places_by_form(text, mentions, gazetteer, frozenset(decided))
     decided |= placed
-    events = [m for m in mentions if _is_event_or_category(text, m, decided)]
-    mentions = [m for m in mentions if not _is_event_or_category(text, m, decided)]
+    events = [m for m in mentions if _not_a_name(text, m, decided)]
+    mentions = [m for m in mentions if not _not_a_name(text, m, decided)]
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
@@ -341,6 +341,7 @@ _EVENT_LAST_WORDS = frozenset(
     "open cup tour games olympics olympiad championship championships grand prix classic masters trophy series "
     "marathon rally festival expo derby".split()
 )
+_COLUMN_HEADINGS = re.compile(r"[A-Z]{1,3}(?: [A-Z]{1,3}){2,}")
 # Words that head a results table's sections ("Men 's discus", "Division two"): categories, not names.
 _CATEGORY_WORDS = frozenset("men women boys girls ladies juniors seniors veterans mixed division group pool heat".split())
 
@@ -378,11 +379,12 @@ def _places_by_form(
     return out, decided
 
 
-def _is_event_or_category(text: str, mention: Mention, decided: set[tuple[int, int]]) -> bool:
-    """The name of an event, part of one, or a results table's category word (unless a rule decided it)."""
+def _not_a_name(text: str, mention: Mention, decided: set[tuple[int, int]]) -> bool:
+    """The name of an event, part of one, a results table's category word, or a row of column headings
+    ("W L PCT GB"), unless a rule decided the span."""
     if (mention.start, mention.end) in decided or mention.label not in ("ORG", "GPE", "LOC", "FAC", "PERSON"):
         return False
-    if _EVENT_AFTER.match(text, mention.end):
+    if _EVENT_AFTER.match(text, mention.end) or _COLUMN_HEADINGS.fullmatch(mention.text):
         return True
     words = mention.text.lower().split()
     if len(words) == 1:
