@@ -373,3 +373,11 @@ def test_a_known_town_after_a_preposition_of_place_is_a_place_unless_a_person_of
     ]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
     assert labels == [("Cirencester", "GPE"), ("Ana Bristol", "PERSON"), ("Bristol", "PERSON"), ("Qwertonia", "ORG")]
+
+
+def test_a_name_with_a_body_word_is_an_organisation_not_a_person() -> None:
+    gazetteer = load_gazetteer()
+    text = "The Kestrel Chamber of Commerce met Ana Lopes."
+    found = [Mention(4, 30, "Kestrel Chamber of Commerce", "PERSON"), Mention(35, 44, "Ana Lopes", "PERSON")]
+    labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
+    assert labels == [("Kestrel Chamber of Commerce", "ORG"), ("Ana Lopes", "PERSON")]

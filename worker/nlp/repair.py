@@ -60,6 +60,11 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     events = [m for m in mentions if _not_a_name(text, m, decided)]
     mentions = [m for m in mentions if not _not_a_name(text, m, decided)]
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
+    mentions = [
+        Mention(m.start, m.end, m.text, "ORG") if m.label == "PERSON" and (m.start, m.end) not in decided
+        and _BODY_WORDS.intersection(m.text.split()[1:]) else m
+        for m in mentions
+    ]
     person_tokens = {
         token for m in mentions if m.label == "PERSON" for token in name_key(m.text).split()[:-1] + name_key(m.text).split()[1:]
         if len(name_key(m.text).split()) > 1
@@ -329,6 +334,12 @@ def _peoples(mentions: Sequence[Mention], gazetteer: Gazetteer) -> tuple[list[Me
     return out, decided
 
 
+# Words that make a name a body's, never a person's: "Abuja Chamber of Commerce", "Owerri University".
+_BODY_WORDS = frozenset(
+    "University College School Institute Chamber Commerce Industry Association Council Committee Ministry "
+    "Department Bank Party Union Federation Agency Authority Company Corporation Foundation Hospital Church Club "
+    "Society League Court Commission Board Trust Fund Inc Corp Ltd Group".split()
+)
 # Words that make a name a company's: "Cofinec S.A.", "LM Ericsson AB", "Magna International Inc".
 _COMPANY_WORDS = frozenset(
     "inc inc. corp corp. corporation co co. ltd ltd. plc llc ag ab sa s.a. nv n.v. spa s.p.a. gmbh bhd oyj asa "
