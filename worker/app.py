@@ -508,6 +508,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         # No leader election is used; skipping it saves a topic and a join.
         "topic_disable_leader": True,
         "autodiscover": False,
+        # Articles made from large inputs are several MB (aiokafka's default refuses records over 1 MB).
+        "producer_max_request_size": settings.max_message_bytes,
+        "consumer_max_fetch_size": settings.max_message_bytes,
     }
     if settings.profile == "dev":
         # The embedded broker reports a wrong end offset for multi-record batches (see the README).

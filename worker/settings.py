@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
 
     # --- input limits -----------------------------------------------------------------------------
     max_body_bytes: int = Field(2_000_000, ge=1, description="Larger inputs are dead-lettered (too_large).")
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024,
+        description="Largest record the worker publishes (producer max.request.size; its topics are created with "
+                    "this max.message.bytes). An article's JSON is about 3x its text, a dead letter 1.4x the input: "
+                    "at least 2x max_body_bytes, so every rejected input's dead letter fits.")
     max_html_depth: int = Field(400, ge=10, description="Deeper HTML nesting is dead-lettered (html_too_complex).")
     max_html_elements: int = Field(100_000, ge=10, description="HTML with more elements is dead-lettered.")
 
@@ -73,6 +78,15 @@ class Settings(BaseSettings):
         if not hosts:
             raise ValueError("at least one broker is needed")
         return ",".join(hosts)
+
+    @model_validator(mode="after")
+    def _dead_letters_fit(self) -> Settings:
+        # A dead letter carries the input's bytes in base64 (4/3 of them) plus its metadata: if it did not fit in
+        # one record, an oversized input could be neither published nor dead-lettered.
+        if self.max_message_bytes < 2 * self.max_body_bytes:
+            raise ValueError(f"max_message_bytes ({self.max_message_bytes}) must be at least twice max_body_bytes "
+                             f"({self.max_body_bytes}), so that every rejected input's dead letter fits")
+        return self
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -190,3 +190,24 @@ async def test_with_log_json_every_log_line_is_one_json_object(running_worker):
     assert all({"time", "level", "logger", "message"} <= set(entry) for entry in entries)
     assert any(entry["logger"] == "worker.app" and "log-json-probe" not in entry["message"]
                and "invalid_json" in entry["message"] for entry in entries), "the rejection was not logged"
+
+
+async def test_inputs_near_the_size_limit_come_out_whole_though_kafka_defaults_stop_at_1_mb(running_worker):
+    """A 1.3 MB article makes an output of more than 1 MB, and a 1.9 MB broken input a dead letter of 2.5 MB:
+    both over the 1 MB that Kafka clients and topics allow by default. Neither may be lost."""
+    settings = running_worker.settings
+    assert settings.max_body_bytes > 1_900_000  # the default 2 MB limit: these inputs are allowed in
+    # German text skips the English tagging, so the test measures sizes, not NER time.
+    paragraph = ("Die Fähre nach Bramble Island fuhr am Freitag wieder, nachdem der Anleger in einer Woche "
+                 "repariert worden war. Die Gemeinde dankte den Handwerkern und den Fischern für ihre Geduld.")
+    text = "\n\n".join(f"{n}. {paragraph}" for n in range(7_000))
+    large = RawMessage(_json(id="it-large-article", language="de", text=text), key=b"it-large-article")
+    broken = RawMessage(b'{"id": "it-large-broken", "text": "' + b"x" * 1_900_000, key=b"it-large-broken")
+    assert len(large.value) > 1_300_000
+    result = await exchange(settings, [large, broken], timeout=120)
+    (article,) = result.articles_of(result.sent[0])
+    assert article["text"] == text and len(json.dumps(article)) > 1_048_576
+    assert_valid(ARTICLE, article)
+    (letter,) = result.dead_letters_of(result.sent[1])
+    assert letter["error"]["code"] == "invalid_json"
+    assert base64.b64decode(letter["value_base64"]) == broken.value

@@ -83,3 +83,20 @@ def test_unknown_variables_with_the_prefix_do_not_stop_the_worker(monkeypatch):
 
 def test_every_setting_is_described():
     assert [name for name, field in Settings.model_fields.items() if not field.description] == []
+
+
+def test_records_must_hold_the_dead_letter_of_the_largest_allowed_input():
+    with pytest.raises(pydantic.ValidationError, match="at least twice max_body_bytes"):
+        Settings(max_body_bytes=3_000_000, max_message_bytes=4_000_000)
+    assert Settings(max_body_bytes=3_000_000, max_message_bytes=6_000_000).max_message_bytes == 6_000_000
+
+
+def test_worker_topics_and_clients_allow_records_of_max_message_bytes():
+    from worker.app import faust_options
+    from worker.kafka.topics import worker_topics
+
+    settings = Settings(max_message_bytes=12_000_000)
+    for topic in worker_topics(settings):
+        assert topic.new_topic().topic_configs == {"max.message.bytes": "12000000"}, topic.name
+    options = faust_options(settings)
+    assert options["producer_max_request_size"] == options["consumer_max_fetch_size"] == 12_000_000

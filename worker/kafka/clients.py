@@ -28,7 +28,7 @@ class RawMessage:
 
 async def publish(settings: Settings, topic: str, messages: Iterable[RawMessage]) -> list[RecordMetadata]:
     """Publish ``messages`` in order and wait until the broker has each; returns where each one landed."""
-    producer = AIOKafkaProducer(**aiokafka_options(settings))
+    producer = AIOKafkaProducer(**aiokafka_options(settings), max_request_size=settings.max_message_bytes)
     await producer.start()
     try:
         futures = [await producer.send(topic, message.value, key=message.key, headers=list(message.headers))

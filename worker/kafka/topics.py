@@ -26,6 +26,12 @@ class TopicSpec:
     name: str
     partitions: int
     replication: int
+    max_message_bytes: int | None = None  # the topic's max.message.bytes; None keeps the broker's default
+
+    def new_topic(self) -> NewTopic:
+        configs = {} if self.max_message_bytes is None else {"max.message.bytes": str(self.max_message_bytes)}
+        return NewTopic(self.name, num_partitions=self.partitions, replication_factor=self.replication,
+                        topic_configs=configs)
 
 
 def stories_topic(settings: Settings) -> str:
@@ -39,14 +45,16 @@ def worker_topics(settings: Settings) -> list[TopicSpec]:
     >>> [t.name for t in worker_topics(Settings())]
     ['news.raw', 'news.articles', 'news.followups', 'news.deadletter', 'newsworker-stories']
     """
-    replication = settings.replication_factor
+    replication, size = settings.replication_factor, settings.max_message_bytes
+    # Kafka's default record limit is about 1 MB; an article made from a 2 MB input is several, so every topic
+    # the worker writes (and the raw topic, whose producers send up to max_body_bytes) allows max_message_bytes.
     return [
-        TopicSpec(settings.topic_raw, settings.partitions_raw, replication),
-        TopicSpec(settings.topic_articles, settings.partitions_articles, replication),
-        TopicSpec(settings.topic_followups, settings.partitions_followups, replication),
-        TopicSpec(settings.topic_deadletter, settings.partitions_deadletter, replication),
+        TopicSpec(settings.topic_raw, settings.partitions_raw, replication, size),
+        TopicSpec(settings.topic_articles, settings.partitions_articles, replication, size),
+        TopicSpec(settings.topic_followups, settings.partitions_followups, replication, size),
+        TopicSpec(settings.topic_deadletter, settings.partitions_deadletter, replication, size),
         # Internal, so not configurable on its own: it follows the app id like Faust's changelog topics.
-        TopicSpec(stories_topic(settings), 1, replication),
+        TopicSpec(stories_topic(settings), 1, replication, size),
     ]
 
 
@@ -63,7 +71,7 @@ async def create_topics(settings: Settings, topics: list[TopicSpec] | None = Non
         try:
             await admin.start()
             response = await admin.create_topics(
-                [NewTopic(t.name, num_partitions=t.partitions, replication_factor=t.replication) for t in topics]
+                [t.new_topic() for t in topics]
             )
             break
         except Exception as exc:
