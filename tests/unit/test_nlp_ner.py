@@ -381,3 +381,17 @@ def test_a_name_with_a_body_word_is_an_organisation_not_a_person() -> None:
     found = [Mention(4, 30, "Kestrel Chamber of Commerce", "PERSON"), Mention(35, 44, "Ana Lopes", "PERSON")]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
     assert labels == [("Kestrel Chamber of Commerce", "ORG"), ("Ana Lopes", "PERSON")]
+
+
+def test_the_sides_of_cricket_results_and_fixture_lists_are_teams_but_not_the_batsmen() -> None:
+    gazetteer = load_gazetteer()
+    text = (
+        "Hove : Bellshire 363 ( R. Okafor 111 , Ana Lopes 70 ) , Tamworth 108-3\n"
+        "Leeds : Ashby 238 and 133-5 , Denholm 471\n"
+        "June 14-16 v Carrowmore ( three days )\n"
+        "May 20 v Kilbride"
+    )
+    batsmen = [Mention(text.index(n), text.index(n) + len(n), n, "PERSON") for n in ("R. Okafor", "Ana Lopes")]
+    repaired = repair_mentions(text, batsmen, gazetteer).mentions
+    assert [m.text for m in repaired if m.label == "ORG"] == ["Bellshire", "Tamworth", "Ashby", "Denholm", "Carrowmore", "Kilbride"]
+    assert [m.text for m in repaired if m.label == "PERSON"] == ["R. Okafor", "Ana Lopes"]

@@ -496,6 +496,22 @@ _FIXTURE = re.compile(rf"^(?:[A-Z][a-z]+ : )?(?P<home>{_SIDE}) (?:v|vs\.?) (?P<a
 _STANDINGS_ROW = re.compile(rf"^(?P<home>{_SIDE})(?: \d{{1,3}}){{2}}(?: (?:\d{{1,3}}|\.\d{{3}}|-|1/2)){{2,}}$", re.MULTILINE)
 
 
+# An opponent in a fixture list: "June 14-16 v Leicestershire ( three days )", "May 20 v Durham".
+_VERSUS_SIDE = re.compile(rf"(?<=\w )v (?P<side>{_SIDE})(?= \(|$)", re.MULTILINE)
+_SCORE = r"\d{1,3}(?:-\d{1,2})?(?: and \d{1,3}(?:-\d{1,2})?)?"
+# A cricket result's innings: "Hove : Sussex 363 ( W. Athey 111 ) , Kent 108-3" (outside the brackets).
+_INNINGS = re.compile(rf"(?:^[^:\n]{{2,40}} : |(?<=[\d)]) [,;] )(?P<side>{_SIDE}) {_SCORE}(?= [(,;]| dec| declared|$)", re.MULTILINE)
+_BRACKETED = re.compile(r"\([^()\n]*\)")
+
+
+def _innings_sides(text: str) -> list[tuple[int, int]]:
+    """The sides of cricket results lines; what brackets hold (batsmen's scores) is blanked first, offsets kept."""
+    if " : " not in text:
+        return []
+    unbracketed = _BRACKETED.sub(lambda m: "(" + " " * (len(m.group(0)) - 2) + ")", text)
+    return [match.span("side") for match in _INNINGS.finditer(unbracketed)]
+
+
 def _result_pairs(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) -> list[Mention]:
     """The sides of results lines as ORG mentions, replacing what the model made of them (it misses or splits
     them), when the article has at least two such lines; countries are left to the model (national sides are
@@ -507,6 +523,8 @@ def _result_pairs(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer) 
         for group in ("home", "away")
         if group in match.groupdict() and match.group(group)
     ]
+    sides.extend(match.span("side") for match in _VERSUS_SIDE.finditer(text))
+    sides.extend(_innings_sides(text))
     if len(sides) < 4:
         return list(mentions)
     sides = [(s, e) for s, e in sides if not _is_country(text[s:e], gazetteer)]
