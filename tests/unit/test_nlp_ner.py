@@ -375,12 +375,16 @@ def test_a_known_town_after_a_preposition_of_place_is_a_place_unless_a_person_of
     assert labels == [("Cirencester", "GPE"), ("Ana Bristol", "PERSON"), ("Bristol", "PERSON"), ("Qwertonia", "ORG")]
 
 
-def test_a_name_with_a_body_word_is_an_organisation_not_a_person() -> None:
+def test_a_name_with_a_body_word_is_an_organisation_and_one_ending_in_a_venue_word_a_facility() -> None:
     gazetteer = load_gazetteer()
-    text = "The Kestrel Chamber of Commerce met Ana Lopes."
-    found = [Mention(4, 30, "Kestrel Chamber of Commerce", "PERSON"), Mention(35, 44, "Ana Lopes", "PERSON")]
+    text = "The Kestrel Chamber of Commerce met Ana Lopes at the Brenna Tennis Centre."
+    found = [
+        Mention(4, 30, "Kestrel Chamber of Commerce", "PERSON"),
+        Mention(35, 44, "Ana Lopes", "PERSON"),
+        Mention(52, 72, "Brenna Tennis Centre", "ORG"),
+    ]
     labels = [(m.text, m.label) for m in repair_mentions(text, found, gazetteer).mentions]
-    assert labels == [("Kestrel Chamber of Commerce", "ORG"), ("Ana Lopes", "PERSON")]
+    assert labels == [("Kestrel Chamber of Commerce", "ORG"), ("Ana Lopes", "PERSON"), ("Brenna Tennis Centre", "FAC")]
 
 
 def test_the_sides_of_cricket_results_and_fixture_lists_are_teams_but_not_the_batsmen() -> None:

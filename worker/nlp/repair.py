@@ -62,7 +62,10 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     mentions = [
         Mention(m.start, m.end, m.text, "ORG") if m.label == "PERSON" and (m.start, m.end) not in decided
-        and _BODY_WORDS.intersection(m.text.split()[1:]) else m
+        and _BODY_WORDS.intersection(m.text.split()[1:])
+        else Mention(m.start, m.end, m.text, "FAC") if m.label in ("ORG", "PERSON") and (m.start, m.end) not in decided
+        and len(m.text.split()) > 1 and m.text.split()[-1] in _VENUE_WORDS
+        else m
         for m in mentions
     ]
     person_tokens = {
@@ -340,6 +343,8 @@ _BODY_WORDS = frozenset(
     "Department Bank Party Union Federation Agency Authority Company Corporation Foundation Hospital Church Club "
     "Society League Court Commission Board Trust Fund Inc Corp Ltd Group".split()
 )
+# Last words of the names of venues and streets, which are facilities: "National Tennis Centre", "Barclays Center".
+_VENUE_WORDS = frozenset("Stadium Arena Centre Center Ground Grounds Park Square Street Avenue Road Bridge Airport".split())
 # Words that make a name a company's: "Cofinec S.A.", "LM Ericsson AB", "Magna International Inc".
 _COMPANY_WORDS = frozenset(
     "inc inc. corp corp. corporation co co. ltd ltd. plc llc ag ab sa s.a. nv n.v. spa s.p.a. gmbh bhd oyj asa "
