@@ -87,3 +87,19 @@ def test_packed_bytes_per_indexed_article_stay_under_a_kilobyte() -> None:
     assert (index.nbytes() - before) / 10_000 < 1_000
     rows = index.live_rows()
     assert rows.size == len(index) and np.all(np.diff(rows) > 0)
+
+
+def test_recovery_in_bulk_builds_the_same_index_as_applying_one_entry_at_a_time() -> None:
+    incremental, signatures = _filled(9_000)
+    recovered = StoryIndex.from_entries(Entry.from_dict(incremental.entries[s.article_id].to_dict()) for s in signatures)
+    assert len(recovered) == len(incremental)
+    for n in (0, 4_097, 8_999):
+        assert recovered.entries[signatures[n].article_id] == incremental.entries[signatures[n].article_id]
+        assert recovered.candidates(signatures[n], 20) == incremental.candidates(signatures[n], 20)
+        assert recovered.story(_story_of(n)) == incremental.story(_story_of(n))
+    keys = np.unique(np.concatenate([s.key_array() for s in signatures[:500]]))
+    assert np.array_equal(recovered.document_frequencies(keys), incremental.document_frequencies(keys))
+    # and it keeps working as an index: a new entry joins its story
+    extra = SyntheticCorpus(5).signatures(9_000, 1)[0]
+    recovered.apply(IndexChange(add=Entry(extra, _story_of(9_000))))
+    assert extra.article_id in recovered.story(_story_of(9_000)).members  # type: ignore[union-attr]

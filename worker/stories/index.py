@@ -248,13 +248,36 @@ class _KeyCounts:
         for key, count in zip(keys, kept):
             self.add((key,), count)
 
+    def load(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        """Fill an empty table with distinct ``keys`` and their counts at once (vectorised linear probing)."""
+        capacity = 1 << 12
+        while keys.size * 4 > capacity:
+            capacity *= 2
+        self._allocate(capacity)
+        slots = np.frombuffer(self._slots, dtype=np.uint32)
+        held = np.frombuffer(self._counts, dtype=np.int32)
+        position = _homes(keys, capacity - 1)
+        waiting = np.arange(keys.size)
+        while waiting.size:
+            at = position[waiting]
+            free = held[at] == -1
+            # of the keys probing one free slot, the first takes it; the rest probe on
+            _, first = np.unique(at[free], return_index=True)
+            placing = waiting[free][first]
+            slots[position[placing]] = keys[placing]
+            held[position[placing]] = counts[placing]
+            placed = np.zeros(keys.size, dtype=bool)
+            placed[placing] = True
+            waiting = waiting[~placed[waiting]]
+            position[waiting] = (position[waiting] + 1) & (capacity - 1)
+        self._used = int(keys.size)
+
     def get(self, keys: np.ndarray) -> np.ndarray:
         slots = np.frombuffer(self._slots, dtype=np.uint32)
         counts = np.frombuffer(self._counts, dtype=np.int32)
         mask = slots.size - 1
         keys = keys.astype(np.uint32)
-        with np.errstate(over="ignore"):
-            position = ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(32)).astype(np.int64) & mask
+        position = _homes(keys, mask)
         found = np.zeros(keys.size, dtype=np.int64)
         probing = np.arange(keys.size)
         while probing.size:
@@ -267,6 +290,12 @@ class _KeyCounts:
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _homes(keys: np.ndarray, mask: int) -> np.ndarray:
+    """``_home`` of many keys at once, masked to the table."""
+    with np.errstate(over="ignore"):
+        return ((keys.astype(np.uint64) * _GOLDEN) >> np.uint64(32)).astype(np.int64) & mask
 
 
 def _home(key: int) -> int:
@@ -417,9 +446,54 @@ class StoryIndex:
     def from_entries(cls, entries: Iterable[Entry], **options: float) -> StoryIndex:
         """Rebuild the derived structures from stored entries (what a recovered Faust table holds)."""
         index = cls(**options)  # type: ignore[arg-type]
-        for entry in sorted(entries, key=lambda e: e.published or 0.0):
-            index._insert(entry)
+        index._load(sorted(entries, key=lambda e: e.published or 0.0))
         return index
+
+    def _load(self, entries: list[Entry]) -> None:
+        """Bulk insert into an empty index: columns filled and packed maps sorted once, not entry by entry."""
+        count = len(entries)
+        if not count:
+            return
+        signatures = [entry.signature for entry in entries]
+        self._cols = _Columns(capacity=max(1024, 1 << (count - 1).bit_length()))
+        self._cols.size = count
+        a = self._cols.arrays
+        a["minhash"][:count] = np.frombuffer(b"".join(s.minhash for s in signatures), dtype="<u2").reshape(count, -1)
+        for name, count_name, blobs in (
+            ("keys", "key_count", [s.keys for s in signatures]),
+            ("leads", "lead_count", [s.leads for s in signatures]),
+            ("facts", "fact_count", [s.facts for s in signatures]),
+            ("quotes", "quote_count", [s.quotes for s in signatures]),
+        ):
+            column = a[name]
+            width, itemsize = column.shape[1], column.dtype.itemsize
+            blobs = [blob[: width * itemsize] for blob in blobs]
+            lengths = np.fromiter((len(blob) // itemsize for blob in blobs), dtype=np.int64, count=count)
+            present = np.arange(width)[None, :] < lengths[:, None]
+            column[:count][present] = np.frombuffer(b"".join(blobs), dtype=column.dtype)
+            a[count_name][:count] = lengths
+        a["fact_limit"][:count] = [s.fact_limit for s in signatures]
+        a["words"][:count] = [s.words for s in signatures]
+        a["year"][:count] = [s.year for s in signatures]
+        a["published"][:count] = [math.nan if e.published is None else e.published for e in entries]
+        a["story"][:count] = -1
+        a["alive"][:count] = True
+        for signature in signatures:
+            self._ids.append(signature.article_id)
+        rows = np.arange(count, dtype=np.uint64)
+        id_hashes = np.fromiter((_id_hash(s.article_id) for s in signatures), dtype=np.uint64, count=count)
+        self._id_rows = _PackedMultiMap.from_pairs(id_hashes, rows)
+        buckets = np.asarray([s.bands() for s in signatures], dtype=np.uint64)
+        self._bands = _PackedMultiMap.from_pairs(buckets.reshape(-1), np.repeat(rows, buckets.shape[1]))
+        present = np.arange(MAX_KEYS)[None, :] < a["key_count"][:count, None]
+        keys = a["keys"][:count][present]
+        self._postings = _PackedMultiMap.from_pairs(keys, np.repeat(rows, a["key_count"][:count].astype(np.int64)))
+        self._frequencies.load(*np.unique(keys, return_counts=True))
+        self._live = count
+        published = [e.published for e in entries if e.published is not None]
+        self.watermark = max(published) if published else None
+        for row, entry in enumerate(entries):
+            self._join(row, entry.story_id)
 
     def __len__(self) -> int:
         return self._live
