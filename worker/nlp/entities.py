@@ -38,11 +38,13 @@ class _Group:
     tokens: tuple[str, ...] = ()
 
     def name(self) -> str:
-        # the fullest written form: most name tokens, then the most frequent, then the first
+        # the fullest written form: most name tokens, then not shouted (a dateline's "NORTHFIELD" is
+        # "Northfield" once the text writes it so), then the most frequent, then the first
         counts: dict[str, int] = defaultdict(int)
         for m in self.mentions:
             counts[m.text] += 1
-        return max(counts, key=lambda text: (len(name_tokens(text)), counts[text], -self._first(text)))
+        return max(counts, key=lambda text: (len(name_tokens(text)), not text.isupper(), counts[text],
+                                             -self._first(text)))
 
     def _first(self, text: str) -> int:
         return next(m.start for m in self.mentions if m.text == text)

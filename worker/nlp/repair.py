@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from worker.nlp.gazetteer import Gazetteer, name_key
 from worker.nlp.items import Mention
 from worker.nlp.ner import KEPT_LABELS, is_shouting
-from worker.nlp.titles import people_after_titles, title_before
+from worker.nlp.titles import is_title, people_after_titles, title_before
 
 # runs of one to four capitalised words (all-caps words included), e.g. "New Zealand", "SRI LANKA"
 CAPITALISED_RUN = re.compile(r"(?<![\w&.'’-])[A-Z][\w'’.-]*(?:\s[A-Z][\w'’.-]*){0,3}(?![\w&'’-])")
@@ -344,7 +344,7 @@ _BODY_WORDS = frozenset(
     "Society League Court Commission Board Trust Fund Inc Corp Ltd Group".split()
 )
 # Last words of the names of venues and streets, which are facilities: "National Tennis Centre", "Barclays Center".
-_VENUE_WORDS = frozenset("Stadium Arena Centre Center Ground Grounds Park Square Street Avenue Road Bridge Airport".split())
+_VENUE_WORDS = frozenset("Stadium Arena Centre Center Ground Grounds Park Square Street Avenue Road Lane Bridge Airport".split())
 # Words that make a name a company's: "Cofinec S.A.", "LM Ericsson AB", "Magna International Inc".
 _COMPANY_WORDS = frozenset(
     "inc inc. corp corp. corporation co co. ltd ltd. plc llc ag ab sa s.a. nv n.v. spa s.p.a. gmbh bhd oyj asa "
@@ -430,6 +430,23 @@ def _company_short_forms(mentions: Sequence[Mention], gazetteer: Gazetteer, deci
     return out
 
 
+_INITIAL_NAME = re.compile(r"[A-Z]\. ?[A-Z][\w'’-]*[a-z][\w'’-]*")
+_FIRST_NAME_BEFORE = re.compile(r"(?:^|(?<=[\s,(]))(?P<first>[A-Z][a-z]{2,}) $")
+_CALENDAR_WORDS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december".split()
+)
+
+
+def _could_be_first_name(word: str, lowered: frozenset[str], gazetteer: Gazetteer) -> bool:
+    """A capitalised word that is not a common word of the text, a title, a calendar word, a place or a people."""
+    key = word.lower()
+    return (
+        key not in lowered and not is_title(word) and key not in _CALENDAR_WORDS
+        and key not in gazetteer.well_known and not _is_people(key, gazetteer)
+    )
+
+
 _INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\. ?$")
 _PERSON_RUN = r"[A-Z][\w'’-]*[a-z][\w'’-]*(?: (?:[A-Z][\w'’-]*[a-z][\w'’-]*|de|da|van|von|di|del|al|el|le|la)){1,3}"
 # A competitor with a country or a minute in brackets: "Tomas Berg ( Sweden )", "Ana Lopes (75th)". The bracket
@@ -466,12 +483,24 @@ def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     brackets ("Tomas Berg ( Sweden )"), which the model often calls ORG or misses in results tables."""
     out: list[Mention] = []
     decided: set[tuple[int, int]] = set()
+    lowered = _lowercase_words(text)
+    covered_ends = {m.end for m in mentions}
     for m in mentions:
         initial = _INITIAL_BEFORE.search(text, max(0, m.start - 3), m.start)
+        first = _FIRST_NAME_BEFORE.search(text, max(0, m.start - 20), m.start) if m.label == "PERSON" else None
         if initial is not None and m.label in ("PERSON", "ORG", "GPE", "LOC", "NORP") and len(m.text.split()) == 1:
             span = (initial.start(), m.end)
             out.append(Mention(span[0], span[1], text[span[0]:span[1]], "PERSON"))
             decided.add(span)
+        elif _INITIAL_NAME.fullmatch(m.text) and m.label in ("ORG", "GPE", "LOC"):
+            out.append(Mention(m.start, m.end, m.text, "PERSON"))  # "H. Morris"
+            decided.add((m.start, m.end))
+        elif (
+            first is not None and len(m.text.split()) == 1 and first.end("first") + 1 == m.start
+            and first.end("first") not in covered_ends and _could_be_first_name(first.group("first"), lowered, gazetteer)
+        ):
+            # the model tagged the surname alone: "Romesh Kaluwitharana" in a team list
+            out.append(Mention(first.start("first"), m.end, text[first.start("first"):m.end], "PERSON"))
         else:
             out.append(m)
     competitors = _scorecard_names(text)

@@ -13,6 +13,7 @@ from worker.nlp.ner import tag_texts
 from worker.nlp.places import resolve_places
 from worker.nlp.quotes import attribute_quotes
 from worker.nlp.repair import repair_mentions
+from worker.nlp.tidy import tidy_mentions
 from worker.nlp.titles import roles as person_roles
 from worker.records import Article, Span
 
@@ -38,8 +39,9 @@ class EntityStage:
             article = articles[i]
             lead = article.paragraphs[0] if article.paragraphs else Span(0, min(len(article.text), 400))
             repaired = repair_mentions(article.text, found, self.gazetteer)
-            roles = person_roles(article.text, repaired.mentions)
-            entities = canonical_entities(repaired.mentions, lead, len(article.text), repaired.decided, roles)
+            mentions, tidied = tidy_mentions(article.text, repaired.mentions, article.dateline)
+            roles = person_roles(article.text, mentions)
+            entities = canonical_entities(mentions, lead, len(article.text), repaired.decided | tidied, roles)
             out[i] = dataclasses.replace(article, entities=entities)
         for i, article in enumerate(articles):
             if not _is_english(article):

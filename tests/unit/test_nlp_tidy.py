@@ -1,0 +1,55 @@
+"""Repairs that use what normalization found (the dateline) and the article's own wording, through the pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker import codec
+from worker.pipeline import build_pipeline
+from worker.records import Envelope
+from worker.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return build_pipeline(Settings())
+
+
+def entities_of(pipeline, text: str) -> dict[str, tuple[str, int]]:
+    raw = {"id": "t", "published_at": "2025-04-07T08:00:00Z", "text": text}
+    (outcome,) = pipeline.run([Envelope(value=codec.dumps(raw))])
+    (article,) = outcome.articles
+    for entity in article.entities:
+        for mention in entity.mentions:
+            assert article.text[mention.start:mention.end] == mention.text
+    return {e.name: (e.type, len(e.mentions)) for e in article.entities}
+
+
+def test_the_dateline_place_is_a_place_and_one_entity_with_its_later_mentions(pipeline):
+    found = entities_of(pipeline, "KESTON — The town council of Keston voted on Monday to close the old pool. "
+                                  "Residents of Keston have until May to object, a clerk said.")
+    assert found["Keston"] == ("GPE", 3)
+    assert "KESTON" not in found
+
+
+def test_each_part_of_a_dateline_with_its_country_is_a_place(pipeline):
+    found = entities_of(pipeline, "LYON, France — A chip maker said on Tuesday it would build a plant outside "
+                                  "the city, creating about 900 jobs.")
+    assert found["LYON"][0] == "GPE" and found["France"][0] == "GPE"  # written so only in the dateline
+
+
+def test_a_job_before_a_name_is_not_part_of_the_name(pipeline):
+    found = entities_of(pipeline, "The library lent 6,000 books in its first week.\n\n"
+                                  "Librarian Samir Haddad said a booking system would start next month. "
+                                  "Haddad said schools had asked for it.")
+    assert found["Samir Haddad"] == ("PERSON", 2)
+    assert not any(name.startswith("Librarian") for name in found)
+
+
+def test_lower_case_words_are_not_names_and_streets_are_not_people(pipeline):
+    found = entities_of(pipeline, "A repair café opens next month.\n\n"
+                                  "Contractors closed the towpath between Mill Lane and the gasworks, "
+                                  "said Priya Nandra of the county council.")
+    assert all(any(c.isupper() for c in name) for name in found)
+    assert found.get("Mill Lane", ("FAC",))[0] == "FAC"
+    assert found["Priya Nandra"][0] == "PERSON"

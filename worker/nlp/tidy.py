@@ -1,0 +1,79 @@
+"""Last repairs of an article's mentions that need what normalization found: its dateline, its own wording.
+
+* The dateline's place ("NORTHFIELD —", "LYON, France (Demo Press) —") is a place, whatever the model called it,
+  and is tagged when the model missed it: normalization already knows where the dateline is.
+* A job written before a name is not part of the name: "Librarian Samir Haddad" is Samir Haddad (the model
+  takes a capitalised job at the start of a sentence into the name).
+* A mention without a capital letter is not a name ("a repair café" tagged PERSON).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from worker.nlp.items import Mention
+from worker.nlp.titles import is_title
+from worker.records import Dateline
+
+# Jobs and roles that head a name in news copy without being part of it, beyond the titles of titles.py.
+OCCUPATIONS = frozenset(
+    """
+    librarian grower farmer teacher headteacher headmaster headmistress nurse doctor surgeon engineer pilot
+    driver resident student worker owner historian scientist researcher activist campaigner councillor
+    councilor clerk architect curator designer author writer novelist poet journalist reporter editor
+    photographer priest vicar pastor principal chef baker fisherman fishermen shopkeeper landlord tenant
+    volunteer organiser organizer trainer player striker goalkeeper midfielder defender batsman bowler
+    rider jockey skipper boss owner-manager contractor builder developer investor trader banker broker
+    economist consultant spokesperson witness survivor neighbour neighbor parent mother father
+    """.split()
+)
+_PLACE_LABELS = ("GPE", "LOC", "FAC")
+
+
+def tidy_mentions(text: str, mentions: Sequence[Mention],
+                  dateline: Dateline | None) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """Mentions after the repairs above, in text order, and the spans whose label a rule here decided."""
+    decided: set[tuple[int, int]] = set()
+    out: list[Mention] = []
+    for mention in mentions:
+        if not any(c.isupper() or c.isdigit() for c in mention.text):
+            continue
+        words = mention.text.split()
+        if mention.label in ("PERSON", "ORG") and len(words) >= 3 and _is_job(words[0]) \
+                and all(w[:1].isupper() for w in words[1:]):
+            start = text.index(words[1], mention.start + len(words[0]))
+            mention = Mention(start, mention.end, text[start:mention.end], "PERSON")
+            decided.add((mention.start, mention.end))
+        out.append(mention)
+    if dateline is not None:
+        out, placed = _dateline_place(text, out, dateline)
+        decided |= placed
+    return out, decided
+
+
+def _is_job(word: str) -> bool:
+    lowered = word.lower()
+    return lowered in OCCUPATIONS or is_title(lowered)
+
+
+def _dateline_place(text: str, mentions: list[Mention],
+                    dateline: Dateline) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """Each comma-separated part of the dateline's place ("LYON, France") is one place mention."""
+    decided: set[tuple[int, int]] = set()
+    at = text.find(dateline.place, dateline.start, dateline.end)
+    if at < 0:
+        return mentions, decided
+    for part in re.finditer(r"[^,]+", dateline.place):
+        name = part.group(0).strip()
+        if not re.search(r"[A-Za-z]", name):
+            continue
+        start = at + part.start() + part.group(0).index(name)
+        end = start + len(name)
+        if any(m.label in _PLACE_LABELS and (m.start, m.end) == (start, end) for m in mentions):
+            continue
+        mentions = [m for m in mentions if m.end <= start or m.start >= end]
+        mentions.append(Mention(start, end, name, "GPE"))
+        decided.add((start, end))
+    mentions.sort(key=lambda m: m.start)
+    return mentions, decided
