@@ -216,3 +216,11 @@ def test_another_event_of_the_same_kind_is_kept_apart_by_who_and_when() -> None:
     # the same rehab centre, town and topic words: on those alone the second check-in joins the first
     topic_only = LinkConfig(lead_conflict_penalty=0.0, year_conflict_penalty=0.0)
     assert stream(topic_only)[1].followup.story_id == "quillon-1"
+
+
+def test_an_undated_first_article_does_not_hold_back_eviction() -> None:
+    linker = StoryLinker(LinkConfig(retention_seconds=3 * 24 * 3600))
+    linker.link_one(replace(article("undated", OTHER_STORY), published_at=None))  # nothing indexed yet to date it
+    linker([article("flood-1", FLOOD_FIRST), article("flood-2", FLOOD_RETOLD, 24 * 5)])
+    assert "undated" not in linker.index.entries and "flood-1" not in linker.index.entries
+    assert "flood-2" in linker.index.entries

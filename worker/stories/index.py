@@ -599,7 +599,7 @@ class StoryIndex:
                 return
             if not alive[row]:
                 continue
-            if not published[row] < horizon:  # NaN (never dated) rows are kept under the rows around them
+            if published[row] >= horizon:  # an undated row (NaN) is past any horizon: evicted first, as before
                 return
             found += 1
             yield self._ids[row]
