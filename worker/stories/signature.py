@@ -1,21 +1,24 @@
 """Article → compact story signature: the only thing the story index keeps about an article.
 
-reads: Article.{id, text, headline, sentences, published_at, language, entities, locations, quotes}
+reads: Article.{id, text, headline, sentences, published_at, dates, entities, locations, quotes}
 writes: nothing on the article; returns a ``Signature`` (a few hundred bytes, packed arrays).
 
 What a signature holds and why:
 - ``minhash``: 16-bit (b-bit) MinHash over word 3-shingles (fixed seed) → near-duplicate text (Jaccard estimate,
   LSH bands); two different shingle sets collide on a 16-bit value 1 time in 65,536, far below what is measured.
-- ``keys``: hashed ids of what the story is about — entities and places from the tagging stage when present,
-  otherwise capitalised words and numbers — plus headline terms and the article's most frequent content words.
-  They feed the inverted index (candidate lookup) and the weighted overlap score.
+- ``keys``: hashed ids of what the story is about — entities (most salient first, by canonical name without the
+  tagger's type guess) and places (GeoNames ids) from the tagging stage when present, otherwise capitalised
+  words and numbers — plus headline terms and the article's most frequent content words. They feed the
+  inverted index (candidate lookup) and the weighted overlap score.
+- ``leads``: the keys of the three most salient participants: two events of the same kind rarely share them.
+- ``year``: the latest year the text names: the same kind of event in another year is another event.
 - ``quotes``: fingerprints of quoted speech, so a repeated quote is evidence and a new one is a new fact.
 - ``facts``: 16-bit hashes of content words (bottom-k when there are too many) so a later article can
   tell which of its sentences an earlier one already reported, without keeping the earlier text.
 
 Every value is a fixed-width integer (32-bit key hashes, 16-bit MinHash and fact hashes) so the index can keep
-an article as one row of packed numpy columns (worker/stories/index.py). Every input is bounded: at most ``MAX_SHINGLE_WORDS`` words are shingled, so a 100,000-word article costs the
-same as a long ordinary one.
+an article as one row of packed numpy columns (worker/stories/index.py). Every input is bounded: at most
+``MAX_SHINGLE_WORDS`` words are shingled, so a 100,000-word article costs the same as a long ordinary one.
 
 >>> sig = signature_of(Article(id="a", source_id="a", text="Rescuers searched the rubble in Amatrice on Friday."))
 >>> len(sig.minhash_array())
