@@ -1,17 +1,21 @@
 """The pure decision: ``link(index, article) -> (IndexChange, FollowUp)``.
 
-reads: Article.{id, text, headline, sentences, published_at, entities, locations, quotes} and the index
+reads: Article.{id, text, headline, sentences, published_at, dates, entities, locations, quotes} and the index
 writes: nothing; returns the change to apply to the index and the ``FollowUp`` to put on the article.
 
 How a decision is made:
 1. candidates from the index (LSH band buckets + inverted index over keys), at most ``max_candidates``;
-2. each candidate inside the retention window is scored: ``text`` = MinHash Jaccard estimate, ``keys`` =
-   IDF-weighted Dice overlap of the keys (entities, places, terms; IDF from the index's posting lengths);
-   ``score = max(text, keys)``; candidates at or over ``link_threshold`` are linked;
-3. the story is the one of the linked articles; when they belong to several stories those merge, and the
+2. each candidate inside the retention window is scored, all at once over their rows: ``text`` = MinHash
+   Jaccard estimate, ``keys`` = IDF-weighted Dice overlap of the keys (entities, places, terms; IDF from the
+   index's live document frequencies); ``score = max(text, keys)`` less a penalty when neither article names the
+   other's lead participants and one when the latest years they name differ (who and when tell two events of
+   one kind apart, topic words do not);
+3. candidates at or over ``link_threshold`` are linked when their story is supported: the mean score of its best
+   ``story_support`` members reaches ``story_threshold`` (one look-alike member of another event is not enough);
+4. the story is the one of the linked articles; when they belong to several stories those merge, and the
    story id is the id of the earliest-published article (this one, when it was published first: the earlier
    stories are re-rooted and every member gets an update);
-4. relation: ``duplicate`` when the text is a near copy, ``follow_up`` when a large enough part of it is new
+5. relation: ``duplicate`` when the text is a near copy, ``follow_up`` when a large enough part of it is new
    facts (sentences/quotes the linked earlier articles did not report), else ``same_story``.
 """
 
