@@ -399,3 +399,16 @@ def test_the_sides_of_cricket_results_and_fixture_lists_are_teams_but_not_the_ba
     repaired = repair_mentions(text, batsmen, gazetteer).mentions
     assert [m.text for m in repaired if m.label == "ORG"] == ["Bellshire", "Tamworth", "Ashby", "Denholm", "Carrowmore", "Kilbride"]
     assert [m.text for m in repaired if m.label == "PERSON"] == ["R. Okafor", "Ana Lopes"]
+
+
+def test_initials_and_listed_first_names_join_the_surname_the_model_tagged() -> None:
+    gazetteer = load_gazetteer()
+    text = "Squad : Tariq Baig , Romesh Okafor , H. Morris\nYesterday Lopes said the squad was ready ."
+    found = [
+        Mention(text.index("Baig"), text.index("Baig") + 4, "Baig", "PERSON"),
+        Mention(text.index("Okafor"), text.index("Okafor") + 6, "Okafor", "PERSON"),
+        Mention(text.index("H. Morris"), text.index("H. Morris") + 9, "H. Morris", "ORG"),
+        Mention(text.index("Lopes"), text.index("Lopes") + 5, "Lopes", "PERSON"),
+    ]
+    people = [m.text for m in repair_mentions(text, found, gazetteer).mentions if m.label == "PERSON"]
+    assert people == ["Tariq Baig", "Romesh Okafor", "H. Morris", "Lopes"]  # not "Yesterday Lopes"

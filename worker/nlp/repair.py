@@ -431,10 +431,12 @@ def _company_short_forms(mentions: Sequence[Mention], gazetteer: Gazetteer, deci
 
 
 _INITIAL_NAME = re.compile(r"[A-Z]\. ?[A-Z][\w'’-]*[a-z][\w'’-]*")
-_FIRST_NAME_BEFORE = re.compile(r"(?:^|(?<=[\s,(]))(?P<first>[A-Z][a-z]{2,}) $")
-_CALENDAR_WORDS = frozenset(
+# a first name in a list ("Chaminda Vaas , Muthiah Muralitharan"), never at the start of a sentence or line, where
+# any word is capitalised
+_FIRST_NAME_BEFORE = re.compile(r"(?:(?<=, )|(?<=,)|(?<=: )|(?<=\( )|(?<= and ))(?P<first>[A-Z][a-z]{2,}) $")
+_NOT_FIRST_NAMES = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
-    "september october november december".split()
+    "september october november december one two three four five six seven eight nine ten".split()
 )
 
 
@@ -442,7 +444,7 @@ def _could_be_first_name(word: str, lowered: frozenset[str], gazetteer: Gazettee
     """A capitalised word that is not a common word of the text, a title, a calendar word, a place or a people."""
     key = word.lower()
     return (
-        key not in lowered and not is_title(word) and key not in _CALENDAR_WORDS
+        key not in lowered and not is_title(word) and key not in _NOT_FIRST_NAMES
         and key not in gazetteer.well_known and not _is_people(key, gazetteer)
     )
 
@@ -497,6 +499,7 @@ def _people_by_form(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
             decided.add((m.start, m.end))
         elif (
             first is not None and len(m.text.split()) == 1 and first.end("first") + 1 == m.start
+            and not _is_people(name_key(m.text), gazetteer)
             and first.end("first") not in covered_ends and _could_be_first_name(first.group("first"), lowered, gazetteer)
         ):
             # the model tagged the surname alone: "Romesh Kaluwitharana" in a team list
