@@ -15,6 +15,7 @@ Each rule that sets a label records the span as *decided*, so the entity takes t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
     decided |= peoples
     mentions, placed = _places_by_form(text, mentions, gazetteer, frozenset(decided))
     decided |= placed
-    events = [m for m in mentions if _not_a_name(text, m, decided)]
-    mentions = [m for m in mentions if not _not_a_name(text, m, decided)]
+    not_names = [_not_a_name(text, m, decided) for m in mentions]
+    events = [m for m, not_name in zip(mentions, not_names) if not_name]
+    mentions = [m for m, not_name in zip(mentions, not_names) if not not_name]
     mentions = _company_short_forms(mentions, gazetteer, frozenset(decided))
     mentions = [
         Mention(m.start, m.end, m.text, "ORG") if m.label == "PERSON" and (m.start, m.end) not in decided
@@ -98,6 +100,7 @@ _WORD = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]+")
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'-]+\b")
 
 
+@functools.lru_cache(maxsize=4)  # three passes read the lower-case words of the same article
 def _lowercase_words(text: str) -> frozenset[str]:
     return frozenset(_LOWER_WORD.findall(text))
 
