@@ -190,3 +190,12 @@ def test_a_state_abbreviation_inside_a_name_is_not_placed() -> None:
     entities = [entity(0, mention(text, "La Quinta Inn", "ORG")), entity(1, mention(text, "Mass General Hospital", "ORG"))]
     locations, _, _ = resolve_places(article(text, entities), gazetteer)
     assert all(loc.feature_code != "ADM1" for loc in locations)
+
+
+def test_a_state_the_story_names_picks_the_namesake_town_in_it() -> None:
+    text = "Marlow voters met in Brine, where the Marlow race began."
+    brine_elsewhere = Place(31, "Brine", "P", "PPL", "OS", "09", 25.0, 85.0, 40_000)
+    gazetteer = build_gazetteer([NORVANIA, OSTLAND], {}, [], [MARLOW_STATE], [(brine_elsewhere, []), (BRINE, [])], {})
+    entities = [entity(0, mention(text, "Marlow", "GPE"), mention(text, "Marlow", "GPE", 1)), entity(1, mention(text, "Brine", "GPE"))]
+    locations, _, _ = resolve_places(article(text, entities), gazetteer)
+    assert next(loc for loc in locations if loc.mentions[0].text == "Brine").geonames_id == BRINE.geonames_id  # in Marlow state

@@ -69,10 +69,11 @@ def resolve_places(article: Article, gazetteer: Gazetteer) -> tuple[tuple[Locati
         for entity, _ in candidates
     ]
     # first pass: the states (admin1 areas) the article's places lie in, from its unambiguous towns and cities
+    # and the states it names ("Iowa's third district" puts Red Oak in Iowa)
     states: set[tuple[str | None, str | None]] = set()
     for (entity, entries), (qualifier, prefers_state) in zip(candidates, hints):
         place = _best(entries, context, qualifier, dateline_country, prefers_state).place
-        if place.feature_class == "P" and (len(entries) == 1 or qualifier is not None):
+        if (place.feature_class == "P" and (len(entries) == 1 or qualifier is not None)) or place.feature_code == "ADM1":
             states.add((place.country_code, place.admin1))
     resolved: dict[int, tuple[Place, list[Mention], str]] = {}
     for (entity, entries), (qualifier, prefers_state) in zip(candidates, hints):
@@ -212,6 +213,8 @@ def _best(entries, context, qualifier, dateline_country, prefers_state: bool = F
         value = _prior(entry)
         if dominant is not None and place.population == dominant and place.feature_class == "P" and (entry.primary or not named_here):
             value += 3.0
+        if named_here and not entry.primary:
+            value -= 2.0
         if place.feature_code not in ("PCLI", "CONT") and place.country_code in context:
             value += 1.5
         if dateline_country and place.country_code == dateline_country and place.feature_code != "PCLI":
