@@ -62,7 +62,7 @@ def unrelated_entries(count: int, seed: int) -> dict[str, dict]:
             real, article_id=f"filler-{n}",
             minhash=rng.integers(0, 2**32, len(minhash), dtype=np.uint64).astype(minhash.dtype).tobytes(),
             keys=np.unique(rng.integers(-2**62, 2**62, len(keys))).astype(keys.dtype).tobytes())
-        entries[signature.article_id] = Entry(signature, signature.article_id).to_dict()
+        entries[signature.article_id] = codec.dumps(Entry(signature, signature.article_id).to_dict())
     return entries
 
 

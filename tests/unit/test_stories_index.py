@@ -6,6 +6,7 @@ import numpy as np
 
 from worker.bench.link import STORY_SIZE, SyntheticCorpus
 from worker.stories import Entry, IndexChange, StoryIndex
+from worker import codec
 from worker.stories.table import index_from_table, write_change
 
 
@@ -64,7 +65,7 @@ def test_restory_moves_a_whole_story_and_the_table_mirror_follows() -> None:
     index, signatures = _filled(20)
     table: dict[str, dict] = {}
     for article_id in index.entries:
-        table[article_id] = index.entries[article_id].to_dict()
+        table[article_id] = codec.dumps(index.entries[article_id].to_dict())
     change = IndexChange(restory=((_story_of(5), _story_of(0)),))
     index.apply(change)
     write_change(table, index, change)

@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+from worker import codec
 from worker.nlp.items import Entity
 from worker.records import Article
 from worker.stories import Entry, LinkConfig, StoryIndex, StoryLinker, link, signature_of
@@ -163,7 +164,8 @@ def test_the_table_mirror_recovers_the_same_decisions_after_a_restart() -> None:
         change, _ = link(index, item)
         index.apply(change)
         write_change(table, index, change)
-    assert {k: v["story"] for k, v in table.items()} == {"flood-2": "flood-1", "chips": "chips", "flood-1": "flood-1"}
+    assert {k: codec.loads(v)["story"] for k, v in table.items()} == {"flood-2": "flood-1", "chips": "chips",
+                                                                 "flood-1": "flood-1"}
     recovered = index_from_table(table)  # a restarted worker: only the table survived
     _, followup = link(recovered, article("flood-3", FLOOD_FOLLOW_UP, 50))
     assert followup.relation == "follow_up" and followup.story_id == "flood-1"
