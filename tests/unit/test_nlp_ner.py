@@ -412,3 +412,10 @@ def test_initials_and_listed_first_names_join_the_surname_the_model_tagged() -> 
     ]
     people = [m.text for m in repair_mentions(text, found, gazetteer).mentions if m.label == "PERSON"]
     assert people == ["Tariq Baig", "Romesh Okafor", "H. Morris", "Lopes"]  # not "Yesterday Lopes"
+
+
+def test_untagged_streets_are_facilities_without_the_sentence_opener() -> None:
+    gazetteer = load_gazetteer()
+    text = "On Quill Street traders sold. The Street was calm; the street lamps of Harbour Square stayed lit."
+    labels = [(m.text, m.label) for m in repair_mentions(text, [], gazetteer).mentions]
+    assert labels == [("Quill Street", "FAC"), ("Harbour Square", "FAC")]

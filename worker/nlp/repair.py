@@ -83,6 +83,7 @@ def repair_mentions(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer
             repaired.append(mention)
     # an event's name is not recovered piecemeal: "Lisbon" in "Lisbon Open" is part of the event's name
     repaired.extend(_recovered(text, [*mentions, *events], gazetteer, person_tokens))
+    repaired.extend(_streets(text, [*mentions, *events]))
     repaired.extend(_surnames(text, repaired))
     repaired.sort(key=lambda m: m.start)
     repaired = _common_words(text, repaired)
@@ -656,6 +657,26 @@ def _place_label(mention: Mention, gazetteer: Gazetteer, person_tokens: set[str]
     if mention.label == "PERSON" and key in person_tokens:
         return None
     return "LOC" if "CONT" in kinds else "GPE"
+
+
+_STREET = re.compile(r"(?<![\w'’.-])(?:[A-Z][\w'’.-]* ){1,3}(?:Street|Avenue|Boulevard|Road|Lane|Square)(?![\w'’-])")
+
+
+def _streets(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """Untagged streets and squares ("Wall Street", "Royal Street"), which the model often leaves out: facilities."""
+    covered = [(m.start, m.end) for m in mentions]
+    found = []
+    for match in _STREET.finditer(text):
+        start, end = match.span()
+        words = match.group(0).split()
+        while len(words) > 1 and (words[0].lower() in _LOWER_WORDS_OPENING or words[0].lower() in _lowercase_words(text)):
+            start += len(words.pop(0)) + 1  # "On Wall Street": the sentence's first word is not part of the name
+        if len(words) > 1 and not any(s < end and start < e for s, e in covered):
+            found.append(Mention(start, end, text[start:end], "FAC"))
+    return found
+
+
+_LOWER_WORDS_OPENING = frozenset("the on in at of from to and near off along".split())
 
 
 def _recovered(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, person_tokens: set[str]) -> list[Mention]:
