@@ -199,3 +199,9 @@ def test_a_state_the_story_names_picks_the_namesake_town_in_it() -> None:
     entities = [entity(0, mention(text, "Marlow", "GPE"), mention(text, "Marlow", "GPE", 1)), entity(1, mention(text, "Brine", "GPE"))]
     locations, _, _ = resolve_places(article(text, entities), gazetteer)
     assert next(loc for loc in locations if loc.mentions[0].text == "Brine").geonames_id == BRINE.geonames_id  # in Marlow state
+
+
+def test_common_short_forms_of_country_names_are_the_country() -> None:
+    gazetteer = load_gazetteer()
+    for name, code in (("T&T", "TT"), ("Bosnia", "BA"), ("U.A.E.", "AE")):
+        assert [e.place.country_code for e in gazetteer.lookup(name) if e.place.feature_code == "PCLI"] == [code]

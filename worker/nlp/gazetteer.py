@@ -68,6 +68,8 @@ _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "TZ": ("Tanzania",),
     "MD": ("Moldova",),
     "FM": ("Micronesia",),
+    "TT": ("T&T", "Trinidad & Tobago"),
+    "BA": ("Bosnia", "Bosnia-Herzegovina", "Bosnia & Herzegovina"),
 }
 
 # Demonyms and adjectives the sources lack, or that mean a country other than the one they list first.
