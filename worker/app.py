@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import multiprocessing
 import time
@@ -41,7 +42,7 @@ from worker.pipeline import Outcome, Pipeline, StageObserver, build_pipeline
 from worker.records import Article, DateMention, Dateline, Envelope, Origin, Rejection, RejectCode, Span
 from worker.security import faust_credentials
 from worker.settings import Settings
-from worker.stories import LinkConfig, StoryIndex, followup_event, link
+from worker.stories import LinkConfig, StoryIndex, StoryUpdate, followup_event, link
 from worker.stories.table import index_from_table, write_change
 
 logger = logging.getLogger(__name__)
@@ -701,18 +702,28 @@ class LinkerState:
         self.revocations += 1
 
 
+# An out-of-order article can re-root a story of tens of thousands of members. What it publishes and restates
+# is bounded: its event and followup list this many moves (the old stories' roots first, since their relation
+# changes) and count the rest in ``updates_left_out``; only the listed members' decisions are restated and
+# published again now. A member left out is restated when its decision is next read (a redelivery). 100 moves
+# keep an event near 10 KB and the work per article near 10 ms, far from the record limit and the heartbeat.
+MAX_RESTATED = 100
+
+
 def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Article, envelope: Envelope,
-                  settings: Settings, config: LinkConfig, metrics: WorkerMetrics) -> list[OutgoingMessage]:
+                  settings: Settings, config: LinkConfig, metrics: WorkerMetrics,
+                  max_restated: int = MAX_RESTATED) -> list[OutgoingMessage]:
     """Link one article: update the index and its tables, and say what to publish (article + follow-up event,
-    then the restated decision of every article this one moved to another story).
+    then the restated decision of the first ``max_restated`` articles this one moved to another story).
 
     ``decisions`` keeps each published decision (JSON bytes of {followup, event}) until its article leaves the
-    index: a redelivered article gets the very same output again instead of being linked to itself. A linking
+    index: a redelivered article gets the very same output again instead of being linked to itself (or, when a
+    later article moved it to another story without restating it, its decision restated now). A linking
     failure must not cost the article: it is published unlinked, with a notice saying why.
     """
     earlier = decisions.get(article.id)
     if earlier is not None:
-        kept = codec.loads(earlier)
+        kept = current_decision(index, decisions, article.id, codec.loads(earlier))
         followup_plain, event = kept["followup"], kept["event"]
     else:
         started = time.perf_counter()
@@ -722,8 +733,11 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             write_change(table, index, change)
             for evicted in change.evict:
                 decisions.pop(evicted, None)
-            followup_plain = codec.to_plain(followup)
-            event = followup_event(article, followup)
+            listed, left_out = bounded_updates(followup.updates, max_restated)
+            followup = dataclasses.replace(followup, updates=listed)
+            followup_plain, event = codec.to_plain(followup), followup_event(article, followup)
+            if left_out:
+                followup_plain["updates_left_out"] = event["updates_left_out"] = left_out
             decisions[article.id] = codec.dumps({"followup": followup_plain, "event": event})
             for update in event["updates"]:
                 member = decisions.get(update["article_id"])
@@ -756,6 +770,36 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
         messages.append(OutgoingMessage(settings.topic_followups, restated["story_id"].encode(),
                                         codec.dumps(restated), envelope))
     return messages
+
+
+def bounded_updates(updates: Sequence[StoryUpdate], most: int) -> tuple[tuple[StoryUpdate, ...], int]:
+    """The first ``most`` of a decision's updates, the moved stories' roots first (their relation changes), and
+    how many are left out.
+
+    Pure.
+
+    >>> moves = [StoryUpdate(member, "a", "m0") for member in ("m2", "m1", "m0")]
+    >>> listed, left_out = bounded_updates(moves, 2)
+    >>> [u.article_id for u in listed], left_out
+    (['m0', 'm2'], 1)
+    """
+    if len(updates) <= most:
+        return tuple(updates), 0
+    roots = [u for u in updates if u.article_id == u.previous_story_id]
+    others = (u for u in updates if u.article_id != u.previous_story_id)
+    return (*roots[:most], *itertools.islice(others, max(most - len(roots), 0))), len(updates) - most
+
+
+def current_decision(index: StoryIndex, decisions: Any, article_id: str, kept: dict[str, Any]) -> dict[str, Any]:
+    """The kept decision of ``article_id``, restated (and kept so) when its story moved without restating it:
+    a re-rooted story's members beyond the ``MAX_RESTATED`` first are corrected when read again."""
+    entry = index.entries.get(article_id)
+    if entry is None or entry.story_id == kept["event"]["story_id"]:
+        return kept
+    update = {"article_id": article_id, "story_id": entry.story_id, "previous_story_id": kept["event"]["story_id"]}
+    kept = restated_decision(kept, update, {"article_id": entry.story_id, "links": []})
+    decisions[article_id] = codec.dumps(kept)
+    return kept
 
 
 def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: dict[str, Any]) -> dict[str, Any]:

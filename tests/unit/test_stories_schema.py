@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -67,3 +68,22 @@ def test_schema_enums_match_the_code() -> None:
     assert set(relation) == {"new_story", "duplicate", "same_story", "follow_up"}
     fields = set(FollowUp.__dataclass_fields__)
     assert fields == set(schema("followup.schema.json")["$defs"]["followup"]["required"])
+
+
+def test_a_decision_listing_only_some_of_its_moves_validates_with_the_count_of_the_rest() -> None:
+    # The linking agent's bound (worker/app.py bounded_updates): an out-of-order article re-rooting a large story
+    from worker.app import bounded_updates
+
+    article = linked()[2]  # ship-0: two moves
+    listed, left_out = bounded_updates(article.followup.updates, 1)
+    bounded = replace(article.followup, updates=listed)
+    plain, event = codec.to_plain(bounded), followup_event(article, bounded)
+    plain["updates_left_out"] = event["updates_left_out"] = left_out
+    followup_schema = schema("followup.schema.json")
+    validator = jsonschema.Draft202012Validator
+    validator({"$defs": followup_schema["$defs"], "$ref": "#/$defs/followup"}).validate(plain)
+    validator(followup_schema, format_checker=validator.FORMAT_CHECKER).validate(event)
+    assert left_out == 1 and len(event["updates"]) == 1
+    event["updates_left_out"] = 0  # only present when something was left out
+    with pytest.raises(jsonschema.ValidationError):
+        validator(followup_schema).validate(event)
