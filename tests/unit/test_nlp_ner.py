@@ -286,9 +286,10 @@ def test_names_listed_with_a_side_are_sides() -> None:
 
 def test_well_known_places_inside_a_capitalised_run_are_recovered() -> None:
     gazetteer = load_gazetteer()
-    text = "SOCCER - FRANCE BEAT MEXICO IN FRIENDLY"
-    labels = [(m.text, m.label) for m in repair_mentions(text, [], gazetteer).mentions]
-    assert labels == [("FRANCE", "GPE"), ("MEXICO", "GPE")]
+    text = "SOCCER - FRANCE BEAT MEXICO IN FRIENDLY\nSOCCER - ROMANIA BEAT LITHUANIA IN FINAL"
+    lithuania = Mention(text.index("LITHUANIA"), text.index("LITHUANIA") + 9, "LITHUANIA", "GPE")  # the model's
+    labels = [(m.text, m.label) for m in repair_mentions(text, [lithuania], gazetteer).mentions]
+    assert labels == [("FRANCE", "GPE"), ("MEXICO", "GPE"), ("ROMANIA", "GPE"), ("LITHUANIA", "GPE")]
 
 
 def test_a_field_label_opening_a_line_is_not_a_name_but_a_speaker_is() -> None:

@@ -689,15 +689,17 @@ def _recovered(text: str, mentions: Sequence[Mention], gazetteer: Gazetteer, per
         end = start + len(surface)
         while index < len(covered) and covered[index][1] <= start:
             index += 1
-        if index < len(covered) and covered[index][0] < end:
-            continue  # overlaps a mention the model made
-        # the longest well-known names among the run's words, left to right: a headline's "FRANCE BEAT MEXICO"
+        # the mentions the model made inside the run ("LITHUANIA" in "ROMANIA BEAT LITHUANIA IN") stay as they are
+        inside = [c for c in covered[index:index + 8] if c[0] < end]
+        # the longest well-known names among the run's other words, left to right: "FRANCE BEAT MEXICO"
         words = [(w.start() + start, w.end() + start) for w in re.finditer(r"\S+", surface)]
         i = 0
         while i < len(words):
             for j in range(len(words), i, -1):
                 piece = text[words[i][0]:words[j - 1][1]]
                 key = name_key(piece)
+                if any(s < words[j - 1][1] and words[i][0] < e for s, e in inside):
+                    continue
                 if key in gazetteer.well_known and key not in person_tokens and gazetteer.demonyms.get(key) is None:
                     kinds = {entry.place.feature_code for entry in gazetteer.by_name.get(key, ())}
                     found.append(Mention(words[i][0], words[j - 1][1], piece, "LOC" if "CONT" in kinds else "GPE"))
