@@ -1,22 +1,25 @@
 """The linking agent across a rebalance (``agent.test_context()``, no broker): an index kept from before the
-linking partition went away would miss what another worker linked meanwhile, so it is rebuilt from the table,
-and rebuilding a large table does not hold up the event loop (heartbeats, the other agent)."""
+linking partition went away would miss what another worker linked meanwhile, so it is rebuilt from the table
+then (and only then), and rebuilding a large table does not hold up the event loop (heartbeats, the other
+agent)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 
 import numpy as np
 from faust.types import TP
 
 from worker import codec
-from worker.app import article_from_plain
-from worker.stories import Entry, StoryIndex, link
-from worker.stories.table import write_change
+from worker.app import WorkerMetrics, article_from_plain, link_messages
+from worker.records import Envelope
+from worker.stories import Entry, LinkConfig, StoryIndex, link
+from worker.stories.table import index_from_table
 
-from test_enrich_agent import STORIES, RecordingSender, make_app, until
+from test_enrich_agent import SETTINGS, STORIES, RecordingSender, make_app, until
 from test_link_agent import FIRST, LATER, enriched
 
 ELSEWHERE = {"id": "kiln-1", "published_at": "2025-03-01T10:00:00Z",
@@ -24,30 +27,57 @@ ELSEWHERE = {"id": "kiln-1", "published_at": "2025-03-01T10:00:00Z",
                      "Marchetti said on Saturday. Volunteers raised 40,000 euros for the bricks."}
 
 
+def link_elsewhere(app, raw: dict) -> str:
+    """Another worker, holding the linking partition, links ``raw``: from the tables as it recovered them (this
+    worker's), with an index of its own; its table writes reach this worker's tables through the changelog (as
+    recovery applies them: straight into the store). Returns the article's id."""
+    story_table, decisions = app.tables["story_index"], app.tables["followup_decisions"]
+    its_table, its_decisions = dict(story_table.data), dict(decisions.data)
+    article = article_from_plain(codec.loads(enriched(raw)))
+    link_messages(index_from_table(its_table), its_table, its_decisions, article, Envelope(value=b""), SETTINGS,
+                  LinkConfig(), WorkerMetrics())
+    story_table.data.update(its_table)
+    decisions.data.update(its_decisions)
+    return article.id
+
+
 async def test_an_article_linked_by_another_worker_while_the_partition_was_away_is_found_after_it_returns():
     sender = RecordingSender()
     app = make_app(sender)
-    table = app.tables["story_index"]
     async with app.newsworker_link_agent.test_context() as agent:
         await agent.put(enriched(ELSEWHERE), key=b"kiln-1")  # this worker builds its index here
         await until(lambda: len(sender.sent) == 2)
 
         await app.on_partitions_revoked.send({TP(STORIES, 0)})
-        # Another worker links FIRST; its table write reaches this worker's table through the changelog (as
-        # recovery applies it: straight into the store).
-        elsewhere, written = StoryIndex(), {}
-        change, _ = link(elsewhere, article_from_plain(codec.loads(enriched(FIRST))))
-        elsewhere.apply(change)
-        write_change(written, elsewhere, change)
-        for key, value in written.items():
-            table.data[key] = value
+        first_id = link_elsewhere(app, FIRST)
 
         await agent.put(enriched(LATER), key=b"quay-2")  # the partition is back here
         await until(lambda: len(sender.sent) == 4)
     later = sender.bodies("out.articles")[-1]
-    first_id = change.add.signature.article_id
     assert later["followup"]["story_id"] == first_id
     assert first_id in [link_["article_id"] for link_ in later["followup"]["links"]]
+
+
+async def test_the_index_is_kept_when_the_partition_comes_back_and_nobody_linked_meanwhile(caplog):
+    caplog.set_level(logging.INFO, logger="worker.app")
+    sender = RecordingSender()
+    app = make_app(sender)
+    async with app.newsworker_link_agent.test_context() as agent:
+        await agent.put(enriched(FIRST), key=b"quay-1")  # this worker builds its index here
+        await until(lambda: len(sender.sent) == 2)
+        await app.on_partitions_revoked.send({TP(STORIES, 0)})
+        await agent.put(enriched(LATER), key=b"quay-2")  # the partition is back here, nobody linked meanwhile
+        await until(lambda: len(sender.sent) == 4)
+        await app.on_partitions_revoked.send({TP(STORIES, 0)})
+        link_elsewhere(app, ELSEWHERE)  # this time another worker linked one
+        await agent.put(enriched(ELSEWHERE), key=b"kiln-1")  # ... which this one gets again, as a redelivery
+        await until(lambda: len(sender.sent) == 6)
+    first, later, elsewhere = sender.bodies("out.articles")
+    assert later["followup"]["story_id"] == first["followup"]["story_id"]
+    assert elsewhere["followup"]["relation"] == "new_story"
+    rebuilds = [r.getMessage() for r in caplog.records if r.getMessage().startswith("story index rebuilt")]
+    assert len(rebuilds) == 2, rebuilds  # at the start and after the other worker's decision, not in between
+    assert "from 3 table entries" in rebuilds[1]
 
 
 def unrelated_entries(count: int, seed: int) -> dict[str, dict]:
