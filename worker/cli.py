@@ -28,6 +28,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "pipeline": ("worker.bench.pipeline", "end-to-end throughput and latency through the embedded broker"),
         "ner": ("worker.bench.ner", "entity tagging throughput against bare spaCy"),
         "link": ("worker.bench.link", "follow-up linking time as the story index grows"),
+        "reroot": ("worker.bench.reroot", "linking one out-of-order article that re-roots a large story"),
     },
     "eval": {
         "ner": ("worker.evaluation.ner", "entity P/R/F1 on CoNLL-2003"),
