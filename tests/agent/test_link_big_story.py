@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 
 from worker import codec
-from worker.app import MAX_RESTATED, article_from_plain
+from worker.app import MAX_RESTATED, article_from_plain, restated_decision
 from worker.stories import Entry, StoryIndex, link
 
 from test_enrich_agent import RecordingSender, make_app, until
@@ -83,6 +83,7 @@ async def test_re_rooting_a_story_of_twenty_thousand_publishes_a_bounded_correct
         assert max(len(value) for _, _, value, _ in sender.sent) < 64 * 1024
         for published in events:
             jsonschema.validate(published, schema)
+        jsonschema.validate(article["followup"], {"$defs": schema["$defs"], "$ref": "#/$defs/followup"})
         assert took < 3.0, f"re-rooting {MEMBERS} members took {took:.2f} s"
         # Every member's stored entry moved (the index is rebuilt from them after a restart).
         stored = app.tables["story_index"].data
@@ -100,3 +101,15 @@ async def test_re_rooting_a_story_of_twenty_thousand_publishes_a_bounded_correct
                                         "previous_story_id": old_story}]
     assert sender.bodies("out.articles")[0]["followup"]["story_id"] == article_id
     jsonschema.validate(member_event, schema)
+
+
+def test_a_restated_decision_says_only_its_own_move_not_how_many_of_its_own_moves_were_left_out():
+    kept = codec.loads(kept_decision("b", "b"))
+    for part in kept.values():  # "b" had itself re-rooted a large story earlier
+        part["updates"] = [{"article_id": "c", "story_id": "b", "previous_story_id": "c"}]
+        part["updates_left_out"] = 4_000
+    move = {"article_id": "b", "story_id": "a", "previous_story_id": "b"}
+    restated = restated_decision(kept, move, {"article_id": "a", "links": []})
+    for part in restated.values():
+        assert part["updates"] == [move] and "updates_left_out" not in part
+    jsonschema.validate(restated["event"], json.loads((SCHEMAS / "followup.schema.json").read_text()))
