@@ -65,7 +65,8 @@ class LinkConfig:
     story_support: int = 3
     story_threshold: float = 0.20
     max_candidates: int = 64
-    max_links: int = 5
+    # links per decision: a 4th or 5th (weaker) link mostly pulled another event's story into the merge
+    max_links: int = 3
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
     max_evictions: int = 1_000  # per decision: eviction work stays bounded
     # What a follow-up lists of its new facts: a page of 10,000 new sentences must not make a decision of a
