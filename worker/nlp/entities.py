@@ -11,6 +11,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from worker.nlp.items import Entity, Mention
 from worker.records import Span
@@ -20,6 +21,7 @@ _NAME_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _PARTICLES = frozenset({"al", "el", "ad", "as", "bin", "ibn", "abu", "de", "da", "di", "del", "van", "von", "der", "la", "le"})
 
 
+@lru_cache(maxsize=65536)  # called for every pair of mentions compared; names repeat within and across articles
 def name_tokens(name: str) -> tuple[str, ...]:
     """Lower-cased tokens of a name without transliteration particles.
 

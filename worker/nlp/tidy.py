@@ -1,7 +1,9 @@
 """Last repairs of an article's mentions that need what normalization found: its dateline, its own wording.
 
 * The dateline's place ("NORTHFIELD —", "LYON, France (Demo Press) —") is a place, whatever the model called it,
-  and is tagged when the model missed it: normalization already knows where the dateline is.
+  and is tagged when the model missed it: normalization already knows where the dateline is. (Wire datelines
+  on a line of their own with a date, as in CoNLL-2003 copy, are not a normalized dateline; repair.py's
+  ``_dateline_places`` reads those from the text.)
 * A job written before a name is not part of the name: "Librarian Samir Haddad" is Samir Haddad (the model
   takes a capitalised job at the start of a sentence into the name).
 * A mention without a capital letter is not a name ("a repair café" tagged PERSON).
