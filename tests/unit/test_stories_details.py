@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.records import Article
-from worker.stories.signature import detail_numbers, key_hash, key_labels
+from worker.stories.signature import detail_numbers, key_hash, key_labels, lead_keys
 
 
 def article(text: str) -> Article:
@@ -27,3 +27,15 @@ def test_detail_numbers_are_named_keys_of_the_signature() -> None:
     assert key_hash("n", "42000") in labels
     assert labels[key_hash("n", "42000")] == "n:42000"
     assert key_hash("n", "42000") & 1  # weighed like a name, not like a topic word
+
+
+def test_an_organisation_is_one_key_with_or_without_its_company_form() -> None:
+    def tagged(entity_id: str) -> Article:
+        entity = {"id": entity_id, "name": entity_id, "type": "ORG", "salience": 1.0}
+        return Article(id="a", source_id="a", text="Shares rose after the deal.", entities=(entity,))
+
+    assert lead_keys(tagged("org:halvorsen-drilling-inc")) == lead_keys(tagged("org:halvorsen-drilling"))
+    assert lead_keys(tagged("org:halvorsen-drilling-corp")) == [key_hash("e", "halvorsen-drilling")]
+    # only a trailing company form goes, and never the whole name
+    assert lead_keys(tagged("org:co-op-bank")) == [key_hash("e", "co-op-bank")]
+    assert lead_keys(tagged("org:company")) == [key_hash("e", "company")]

@@ -63,6 +63,7 @@ _QUOTE = re.compile(r"[\"“«]([^\"“”«»]{12,600})[\"”»]")
 # A number standing alone (not inside a word, a URL path or a longer number): "6.1", "1,200", "26"
 _NUMBER = re.compile(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)")
 _YEAR = re.compile(r"\b(?:19[0-9]{2}|20[0-9]{2})\b")
+_COMPANY_FORMS = frozenset("inc corp co ltd plc llc corporation company incorporated limited".split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 
 STOPWORDS = frozenset(
@@ -293,9 +294,15 @@ def _entity_name(entity: object) -> str:
 
     The tagger may call one name a place in one article and an organisation in the next (``gpe:perth`` and
     ``org:perth``); the name, not the guess at its type, is what two reports of an event share.
+
+    The company form is left out too (``advanced-micro-devices-inc`` → ``advanced-micro-devices``): one report
+    writes it, the next does not.
     """
     value = _field(entity, "id") or _field(entity, "text") or _field(entity, "name") or ""
-    return str(value).split(":", 1)[-1].split("#", 1)[0]
+    words = str(value).split(":", 1)[-1].split("#", 1)[0].split("-")
+    while len(words) > 1 and words[-1] in _COMPANY_FORMS:
+        words.pop()
+    return "-".join(words)
 
 
 def _field(item: object, name: str) -> object:
