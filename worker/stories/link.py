@@ -92,7 +92,7 @@ class Fact:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    shared_keys: tuple[str, ...] = ()  # "e:..." entities/names, "p:..." places, "t:..." terms
+    shared_keys: tuple[str, ...] = ()  # "e:..." entities/names, "p:..." places, "n:..." detail numbers, "t:..." terms
     shared_quotes: int = 0
     text_overlap: float = 0.0  # MinHash Jaccard estimate with the best link
 
