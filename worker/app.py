@@ -460,29 +460,36 @@ def _span(envelopes: Sequence[Envelope]) -> str:
 
 
 class OffsetGuard:
-    """Remembers the highest offset taken per partition in this process, to skip records delivered twice.
+    """Remembers which offsets this process has taken, per partition, to skip records delivered twice.
 
     A fetch can hand the same record over twice (measured against the embedded broker: the last record of a
     partition arrived twice in one batch, and Faust's fetcher lets an offset equal to the last one read through).
-    Processing it again would publish its outputs twice. Kafka offsets only grow along a partition, and this
-    process publishes everything it takes (or stops), so a record at or below the highest offset taken here has
-    its outputs out already, even when the partition went to another worker and came back in between.
+    Processing it again would publish its outputs twice. This process publishes everything it takes (or stops),
+    so a record at an offset it has taken has its outputs out already. Only offsets actually taken are skipped:
+    the taken offsets are kept as contiguous ranges, because a seek after a rebalance or a recovery can move a
+    partition back below where this process started reading it, and those records were never processed here.
     """
 
     def __init__(self, metrics: WorkerMetrics) -> None:
         self.metrics = metrics
-        self.highest: dict[Any, int] = {}
+        self.taken: dict[Any, list[list[int]]] = {}  # per partition: [first, last] ranges of offsets taken
 
     def fresh(self, events: Sequence[Any]) -> list[Any]:
         """The events not taken before, in order; the others are counted and left for the caller to ack."""
         kept = []
         for event in events:
             tp, offset = event.message.tp, event.message.offset
-            if offset <= self.highest.get(tp, -1):
+            ranges = self.taken.setdefault(tp, [])
+            if any(first <= offset <= last for first, last in ranges):
                 self.metrics.redelivered.labels(tp.topic).inc()
                 logger.debug("skipping %s[%d]@%d: taken before", tp.topic, tp.partition, offset)
                 continue
-            self.highest[tp] = offset
+            extended = next((r for r in ranges if r[1] == offset - 1), None)
+            if extended is not None:
+                extended[1] = offset  # the usual case: the next offset of the range being read
+            else:
+                ranges.append([offset, offset])
+                del ranges[:-64]  # a few seeks per rebalance at most; keep the memory bounded regardless
             kept.append(event)
         return kept
 
@@ -618,9 +625,13 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
     @app.agent(stories, name="link")
     async def link_stories(stream: faust.StreamT) -> None:
         """reads: enriched articles, the story table — writes: Article.followup, the story table, both outputs."""
-        async for event in stream.events():
+        # noack: the offset is committed only once the outputs are out. With auto-acks, an event in flight when
+        # the worker is stopped is acked as the loop is cancelled: its article was never published by anyone
+        # (measured: a SIGTERM lost the batch of articles that was being linked).
+        async for event in stream.noack().events():
             if not guard.fresh([event]):
-                continue  # delivered twice: its outputs are out already (stream.events() acks it)
+                await stream.ack(event)  # delivered twice: its outputs are out already
+                continue
             revocations = linker.revocations
             index = linker.current(decision_count(decisions))
             if index is None:
@@ -651,6 +662,7 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                 logger.critical("giving up on %s: %s", envelope.origin.describe(), exc)
                 await app.crash(exc)
                 return
+            await stream.ack(event)
 
     app.newsworker_link_agent = link_stories  # type: ignore[attr-defined]
 
