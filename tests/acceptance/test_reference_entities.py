@@ -14,10 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from worker import codec
-from worker.pipeline import build_pipeline
-from worker.records import Article, Envelope, Origin
-from worker.settings import Settings
+from worker.records import Article
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 
@@ -50,16 +47,9 @@ SPEAKERS = ("John Kirby", "Josh Earnest", "Maria Zakharova")
 
 
 @pytest.fixture(scope="module")
-def articles() -> list[Article]:
-    page = (SEEDS / "scrape-part1.txt").read_text(encoding="utf-8") + "\n" + (
-        SEEDS / "scrape-part2.txt"
-    ).read_text(encoding="utf-8")
-    raw = {"id": "reference-page", "url": "https://news.example.org/syria", "text": page,
-           "published_at": "2016-10-04T06:00:00+00:00"}
-    (outcome,) = build_pipeline(Settings()).run([Envelope(value=codec.dumps(raw), origin=Origin(file="seeds"))])
-    assert outcome.rejection is None, outcome.rejection
-    assert len(outcome.articles) == 3
-    return list(outcome.articles)
+def articles(reference_articles: list[Article]) -> list[Article]:
+    assert len(reference_articles) == 3
+    return reference_articles
 
 
 def _occurrences(text: str, word: str) -> list[tuple[int, int]]:

@@ -209,5 +209,6 @@ async def test_inputs_near_the_size_limit_come_out_whole_though_kafka_defaults_s
     assert article["text"] == text and len(json.dumps(article)) > 1_048_576
     assert_valid(ARTICLE, article)
     (letter,) = result.dead_letters_of(result.sent[1])
+    assert_valid(DEAD_LETTER, letter)
     assert letter["error"]["code"] == "invalid_json"
     assert base64.b64decode(letter["value_base64"]) == broken.value

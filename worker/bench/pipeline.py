@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -138,14 +137,12 @@ def _peak_rss_mb(pid: int | None) -> float | None:
 
 def _produced(worker: Any, topic: str) -> float:
     """Messages the worker has published to ``topic``, from its own /metrics (cheaper than consuming them)."""
-    status, body = worker.get("/metrics")
-    match = re.search(rf'^newsworker_produced_messages_total{{topic="{re.escape(topic)}"}} (\S+)$', body.decode(),
-                      re.MULTILINE)
-    return float(match.group(1)) if status == 200 and match else 0.0
+    return _metric_sum(worker, f'newsworker_produced_messages_total{{topic="{topic}"}}')
 
 
 def _metric_sum(worker: Any, name: str) -> float:
-    """The sum of one counter's samples (all labels) on the worker's /metrics."""
+    """The sum of one counter's samples on the worker's /metrics: all its labels, or the one sample ``name``
+    names with its labels; 0 when the worker has none yet."""
     status, body = worker.get("/metrics")
     if status != 200:
         return 0.0
