@@ -35,6 +35,7 @@ from worker.stories.signature import (
     fact_hashes,
     is_named,
     key_labels,
+    prose,
     quote_fingerprint,
     quotes_of,
     sentences_of,
@@ -325,7 +326,7 @@ def _new_facts(article: Article, earlier: list[Signature], known_share: float) -
     spans = sentences_of(article)
     for start, end in spans:
         sentence = article.text[start:end]
-        judged = [h for h in fact_hashes(sentence) if h < limit]
+        judged = [h for h in fact_hashes(prose(sentence)) if h < limit]  # a bare address line is no fact
         if len(judged) < 2:
             continue
         if sum(h in known for h in judged) / len(judged) < known_share:

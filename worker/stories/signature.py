@@ -63,6 +63,9 @@ _QUOTE = re.compile(r"[\"“«]([^\"“”«»]{12,600})[\"”»]")
 # A number standing alone (not inside a word, a URL path or a longer number): "6.1", "1,200", "26"
 _NUMBER = re.compile(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)")
 _YEAR = re.compile(r"\b(?:19[0-9]{2}|20[0-9]{2})\b")
+# a line that is a web address (also spaced out by a tokeniser: "http : / / www . x . com / a"), or an address
+# inside a line
+_ADDRESS = re.compile(r"(?im)^[ \t]*(?:https?[ \t]*:[ \t]*/[ \t]*/|www[ \t]*\.)[^\n]*$|\b(?:https?://|www\.)\S+")
 _COMPANY_FORMS = frozenset("inc corp co ltd plc llc corporation company incorporated limited".split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 
@@ -167,6 +170,19 @@ def quote_fingerprint(quote: str) -> int:
     return zlib.crc32(" ".join(words).encode())
 
 
+def prose(text: str) -> str:
+    r"""``text`` with its web addresses blanked out (same length, so offsets hold).
+
+    Many reports carry their source address, often on a line of its own and, in tokenised corpora, spaced out
+    (``http : / / www . bbc . co . uk / news / technology - 24142934``). Its words and numbers would become
+    topic terms, detail numbers and shingles that say where the text was found, not what it reports.
+
+    >>> prose("http : / / a . com / x - 12\nQuake hits, see www.b.org/y today.").split()
+    ['Quake', 'hits,', 'see', 'today.']
+    """
+    return _ADDRESS.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold()) if w not in STOPWORDS]
 
@@ -227,14 +243,14 @@ def key_labels(article: Article) -> dict[int, str]:
         # No tagging stage yet (or it found nothing): proper-noun-looking words and numbers stand in.
         names = Counter(
             m.group(0).strip(".").casefold()
-            for m in _CAPITALISED.finditer(article.text[:50_000])
+            for m in _CAPITALISED.finditer(prose(article.text[:50_000]))
             if m.group(0).casefold() not in STOPWORDS
         )
         labelled += [("e", name) for name, _ in names.most_common(MAX_KEYS // 2)]
     labelled += [("n", number) for number in detail_numbers(article)]
     if article.headline:
         labelled += [("t", w) for w in content_words(article.headline)]
-    words = Counter(w for w in content_words(article.text[:50_000]) if len(w) > 3)
+    words = Counter(w for w in content_words(prose(article.text[:50_000])) if len(w) > 3)
     labelled += [("t", w) for w, _ in words.most_common(MAX_KEYS)]
     labels: dict[int, str] = {}
     for kind, value in labelled:
@@ -253,7 +269,7 @@ def detail_numbers(article: Article) -> list[str]:
     >>> detail_numbers(Article(id="a", source_id="a", text="A 6.1 quake killed 12 in 2009; 12 were found."))
     ['12', '6.1']
     """
-    counts = Counter(m.group(0).replace(",", "") for m in _NUMBER.finditer(article.text[:50_000]))
+    counts = Counter(m.group(0).replace(",", "") for m in _NUMBER.finditer(prose(article.text[:50_000])))
     details = [value for value, _ in counts.most_common() if len(value) > 1 and not _YEAR.fullmatch(value)]
     return details[:MAX_DETAIL_NUMBERS]
 
@@ -283,7 +299,7 @@ def latest_year(article: Article) -> int:
     plan) is not when the reported event happened, so it is left out.
     """
     years = {int(m.value[:4]) for m in article.dates if m.value and not m.relative}
-    years.update(int(y) for y in _YEAR.findall(article.text[:50_000]))
+    years.update(int(y) for y in _YEAR.findall(prose(article.text[:50_000])))
     if article.published_at is not None:
         years = {y for y in years if y <= article.published_at.year}
     return max(years, default=0)
@@ -329,9 +345,9 @@ def minhash_of(words: list[str]) -> np.ndarray:
 def signature_of(article: Article, labels: dict[int, str] | None = None) -> Signature:
     """Build the signature of one article (pure; bounded cost whatever the article's size)."""
     labels = key_labels(article) if labels is None else labels
-    text = article.text or ""
+    text = prose((article.text or "")[:200_000])
     words = _WORD.findall(text[: MAX_SHINGLE_WORDS * 12].casefold())[:MAX_SHINGLE_WORDS]
-    facts = sorted(fact_hashes(text[:200_000]))
+    facts = sorted(fact_hashes(text))
     fact_limit = FACT_HASH_SPACE
     if len(facts) > MAX_FACTS:
         fact_limit = facts[MAX_FACTS]
