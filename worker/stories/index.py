@@ -8,7 +8,7 @@ Layout (the same in memory and in a Faust table, so an agent can mirror every ch
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.
 
 Memory: an indexed article is one row of packed numpy columns (MinHash, keys, leads, fact hashes, quote
-fingerprints, year, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and its id hash
+fingerprints, year, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and its id hash
 are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the document
 frequency of each key is one slot of a hash table. No Python object is made per article (only per story of
 two or more articles), so an article costs under 0.9 KB (``newsworker bench link``) instead of kilobytes of
@@ -84,6 +84,7 @@ class Candidates:
     leads: np.ndarray  # (n, MAX_LEADS) uint32
     lead_count: np.ndarray
     year: np.ndarray
+    event_day: np.ndarray  # packed YYYYMMDD, 0: none
 
     def __len__(self) -> int:
         return len(self.article_ids)
@@ -319,6 +320,7 @@ class _Columns:
         "fact_limit": ("<u4", 0),
         "words": ("<u4", 0),
         "year": ("<u2", 0),
+        "event_day": ("<u4", 0),
         "published": ("<f8", 0),  # NaN: no publication time
         "story": ("<i4", 0),  # -1: a story of its own; otherwise an index into StoryIndex._story_list
         "alive": ("?", 0),
@@ -475,6 +477,7 @@ class StoryIndex:
         a["fact_limit"][:count] = [s.fact_limit for s in signatures]
         a["words"][:count] = [s.words for s in signatures]
         a["year"][:count] = [s.year for s in signatures]
+        a["event_day"][:count] = [s.event_day for s in signatures]
         a["published"][:count] = [math.nan if e.published is None else e.published for e in entries]
         a["story"][:count] = -1
         a["alive"][:count] = True
@@ -539,6 +542,7 @@ class StoryIndex:
             leads=a["leads"][rows],
             lead_count=a["lead_count"][rows],
             year=a["year"][rows],
+            event_day=a["event_day"][rows],
         )
 
     def _candidate_rows(self, signature: Signature, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -646,6 +650,7 @@ class StoryIndex:
             words=int(a["words"][row]),
             leads=a["leads"][row, : a["lead_count"][row]].tobytes(),
             year=int(a["year"][row]),
+            event_day=int(a["event_day"][row]),
         )
         return Entry(signature, self._story_id(row))
 
@@ -678,6 +683,7 @@ class StoryIndex:
         a["fact_limit"][row] = signature.fact_limit
         a["words"][row] = signature.words
         a["year"][row] = signature.year
+        a["event_day"][row] = signature.event_day
         a["published"][row] = math.nan if entry.published is None else entry.published
         a["alive"][row] = True
         a["story"][row] = -1

@@ -9,7 +9,7 @@ How a decision is made:
    Jaccard estimate, ``keys`` = IDF-weighted Dice overlap of the keys (entities, places, terms; IDF from the
    index's live document frequencies); ``score = max(text, keys)`` less a penalty when neither article names the
    other's lead participants and one when the latest years they name differ (who and when tell two events of
-   one kind apart, topic words do not);
+   one kind apart, topic words do not), plus a bonus when both write out the same event day ("March 3");
 3. candidates at or over ``link_threshold`` are linked when their story is supported: the mean score of its best
    ``story_support`` members reaches ``story_threshold`` (one look-alike member of another event is not enough);
 4. the story is the one of the linked articles; when they belong to several stories those merge, and the
@@ -32,6 +32,7 @@ from worker.stories.index import DEFAULT_RETENTION_SECONDS, Entry, IndexChange, 
 from worker.stories.signature import (
     FACT_HASH_SPACE,
     Signature,
+    days_apart,
     fact_hashes,
     is_named,
     key_labels,
@@ -60,6 +61,10 @@ class LinkConfig:
     lead_conflict_penalty: float = 0.15
     # subtracted when both texts name a latest year and the years differ: the same kind of event another year
     year_conflict_penalty: float = 0.15
+    # added when both texts write out an event day (day and month) and the days are at most
+    # ``event_day_tolerance`` apart: reports of one event name its day
+    date_agreement_bonus: float = 0.10
+    event_day_tolerance: int = 2
     merge_margin: float = 0.05
     # a story is joined when the mean score of its best ``story_support`` members (members not among the
     # candidates count 0) reaches ``story_threshold``: one look-alike member of another event is not enough
@@ -247,11 +252,16 @@ def _score_candidates(index: StoryIndex, signature: Signature, published: float 
         & ~(lead_present & np.isin(block.leads, own_keys)).any(axis=1)
     )
     year_conflict = (signature.year > 0) & (block.year > 0) & (block.year != signature.year)
+    same_day = (
+        (signature.event_day > 0)
+        & (block.event_day > 0)
+        & (days_apart(block.event_day, signature.event_day) <= config.event_day_tolerance)
+    )
     penalty = np.where(
         text < config.duplicate_threshold,
         config.lead_conflict_penalty * conflict + config.year_conflict_penalty * year_conflict,
         0.0,
-    )
+    ) - config.date_agreement_bonus * same_day
     out: list[_Scored] = []
     for i, other_published in enumerate(block.published.tolist()):
         other_published = None if math.isnan(other_published) else other_published

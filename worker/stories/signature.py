@@ -13,6 +13,8 @@ What a signature holds and why:
   lookup) and the weighted overlap score.
 - ``leads``: the keys of the three most salient participants: two events of the same kind rarely share them.
 - ``year``: the latest year the text names: the same kind of event in another year is another event.
+- ``event_day``: the first calendar date the text writes out with its day and month (``March 3, 2011``,
+  ``Sept. 9``), packed ``YYYYMMDD`` (year 0 when the text gives none): two reports of one event name its day.
 - ``quotes``: fingerprints of quoted speech, so a repeated quote is evidence and a new one is a new fact.
 - ``facts``: 16-bit hashes of content words (bottom-k when there are too many) so a later article can
   tell which of its sentences an earlier one already reported, without keeping the earlier text.
@@ -63,6 +65,8 @@ _QUOTE = re.compile(r"[\"“«]([^\"“”«»]{12,600})[\"”»]")
 # A number standing alone (not inside a word, a URL path or a longer number): "6.1", "1,200", "26"
 _NUMBER = re.compile(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)")
 _YEAR = re.compile(r"\b(?:19[0-9]{2}|20[0-9]{2})\b")
+# a date written with its month ("Sept. 9", "9 September 2016") or in ISO form, not a weekday or "yesterday"
+_WRITTEN_DAY = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\d{4}-\d\d-\d\d")
 # a line that is a web address (also spaced out by a tokeniser: "http : / / www . x . com / a"), or an address
 # inside a line
 _ADDRESS = re.compile(r"(?im)^[ \t]*(?:https?[ \t]*:[ \t]*/[ \t]*/|www[ \t]*\.)[^\n]*$|\b(?:https?://|www\.)\S+")
@@ -95,6 +99,7 @@ class Signature:
     words: int = 0
     leads: bytes = b""  # uint32 key hashes of the most salient participants (also in ``keys``)
     year: int = 0  # the latest year the text names explicitly (0: none): when the reported event happened
+    event_day: int = 0  # first written day-and-month date, YYYYMMDD (YYYY 0: no year written; 0: none)
 
     def minhash_array(self) -> np.ndarray:
         return np.frombuffer(self.minhash, dtype="<u2")
@@ -129,6 +134,7 @@ class Signature:
             "w": self.words,
             "l": self.leads.hex(),
             "y": self.year,
+            "d": self.event_day,
         }
 
     @classmethod
@@ -144,6 +150,7 @@ class Signature:
             words=int(data.get("w", 0)),
             leads=bytes.fromhex(data.get("l", "")),
             year=int(data.get("y", 0)),
+            event_day=int(data.get("d", 0)),
         )
 
 
@@ -305,6 +312,39 @@ def latest_year(article: Article) -> int:
     return max(years, default=0)
 
 
+def event_day(article: Article) -> int:
+    """The first date the text writes with its own day and month, packed ``YYYYMMDD`` (0 when there is none).
+
+    Only dates that carry their day and month count (``on March 3, 2011``, ``Sept. 9``): a weekday or
+    ``yesterday`` is resolved against the publication time, which linking compares separately. The year is
+    kept only when written (``Sept. 9`` → ``00000909``): a year the date stage inferred from the publication
+    time is not evidence.
+
+    >>> from worker.records import DateMention
+    >>> event_day(Article(id="a", source_id="a", text="x", dates=(DateMention("Sept. 9", 0, 7, "2020-09-09", "day", True),)))
+    909
+    """
+    for mention in article.dates:
+        if mention.precision != "day" or mention.value is None or not _WRITTEN_DAY.search(mention.text):
+            continue
+        year, month, day = (int(part) for part in mention.value.split("-"))
+        return (0 if mention.relative else year) * 10_000 + month * 100 + day
+    return 0
+
+
+def days_apart(first: np.ndarray | int, second: np.ndarray | int) -> np.ndarray:
+    """Days between packed ``YYYYMMDD`` event days: on the calendar when both carry a year, otherwise between
+    their days of the year (the shorter way round, so December 30 and January 1 are two days apart)."""
+    first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    a_year, b_year = first // 10_000, second // 10_000
+    # a day number good enough to compare: 31 days a month, mod a 372-day year when a year is missing
+    a_day, b_day = (first // 100 % 100) * 31 + first % 100, (second // 100 % 100) * 31 + second % 100
+    circular = np.abs(a_day - b_day)
+    circular = np.minimum(circular, 372 - circular)
+    absolute = np.abs(a_year * 372 + a_day - (b_year * 372 + b_day))
+    return np.where((a_year > 0) & (b_year > 0), absolute, circular)
+
+
 def _entity_name(entity: object) -> str:
     """An entity's key: the canonical name of its id without the type (``person:tara-reid`` → ``tara-reid``).
 
@@ -365,4 +405,5 @@ def signature_of(article: Article, labels: dict[int, str] | None = None) -> Sign
         words=len(words),
         leads=np.asarray(lead_keys(article), dtype="<u4").tobytes(),
         year=latest_year(article),
+        event_day=event_day(article),
     )

@@ -1,0 +1,66 @@
+"""Event days: a date the text writes with its own day and month is when the reported event happened; two
+reports naming the same day are likelier one event (a weekday or "yesterday" says nothing of its own)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from worker import codec
+from worker.normalize.dates import find_dates
+from worker.records import Article
+from worker.stories import LinkConfig, StoryLinker, signature_of
+from worker.stories.index import Entry
+from worker.stories.signature import days_apart, event_day
+
+T0 = datetime(2024, 11, 20, 7, 0, tzinfo=timezone.utc)
+
+
+def article(article_id: str, text: str, hours: float = 0.0) -> Article:
+    published = T0 + timedelta(hours=hours)
+    return Article(
+        id=article_id, source_id=article_id, text=text, published_at=published, dates=tuple(find_dates(text, published))
+    )
+
+
+def test_the_first_written_day_and_month_is_the_event_day_with_its_year_only_when_written() -> None:
+    assert event_day(article("a", "The dam burst on Nov. 14, 2024, and again on November 18, 2024.")) == 20241114
+    # the date stage infers 2024 from the publication time: not evidence, so the year stays 0
+    assert event_day(article("b", "The dam burst on Nov. 14 after days of rain.")) == 1114
+    assert event_day(article("c", "On Monday the dam burst; yesterday the water fell.")) == 0
+    assert event_day(article("d", "The dam burst in 2019.")) == 0
+
+
+def test_days_apart_on_the_calendar_when_both_years_are_written_otherwise_round_the_year() -> None:
+    assert days_apart(20241114, 20241116).tolist() == 2
+    assert days_apart(1230, 101).tolist() == 2  # December 30 and January 1, no year: two days apart
+    assert days_apart(20231230, 20240101).tolist() == 2
+    assert days_apart(20231114, 20241114).tolist() > 300  # one day of the year, another year
+    assert days_apart(1114, 20231114).tolist() == 0  # a year on one side only: the day of the year decides
+
+
+@pytest.mark.parametrize(("written_day", "bonus_expected"), [("Nov. 14", 0.10), ("Nov. 15", 0.10), ("Nov. 3", 0.0)])
+def test_reports_naming_the_same_event_day_score_higher_than_without_it(written_day: str, bonus_expected: float) -> None:
+    first = (
+        "Torrential rain caused the Velden reservoir dam to burst on November 14, flooding the villages of Arnsberg "
+        "and Hollenau. The district office said 640 residents were evacuated."
+    )
+    second = (
+        f"Residents of Hollenau returned to mud-filled homes after the Velden dam gave way on {written_day}. "
+        "Engineers from the district office blamed weeks of rain and a blocked spillway."
+    )
+    scores = {}
+    for bonus in (0.0, 0.10):
+        linker = StoryLinker(LinkConfig(date_agreement_bonus=bonus, link_threshold=0.0))
+        linker.link_one(article("dam-1", first))
+        linked = linker.link_one(article("dam-2", second, 30)).followup
+        scores[bonus] = linked.links[0].score
+    assert scores[0.10] - scores[0.0] == pytest.approx(bonus_expected)
+
+
+def test_a_table_value_written_before_event_days_reads_as_having_none() -> None:
+    value = codec.loads(codec.dumps(Entry(signature_of(article("a", "The dam burst on Nov. 14.")), "a").to_dict()))
+    assert value["s"]["d"] == 1114
+    del value["s"]["d"]
+    assert Entry.from_dict(value).signature.event_day == 0
