@@ -27,6 +27,7 @@ from worker.pipeline import build_pipeline
 from worker.records import Article, Envelope, Origin, Span
 from worker.settings import Settings
 from worker.stories import LinkConfig, StoryLinker
+from worker.stories.signature import prose
 
 _NAME = re.compile(r"^(\d+)_(\d+)(ecbplus|ecb)\.xml$")
 _START = datetime(2020, 1, 6, 6, 0, tzinfo=timezone.utc)
@@ -120,12 +121,16 @@ def link_stream(stream: list[tuple[Document, datetime]], articles: dict[str, Art
 
 
 def tfidf_nearest(stream: list[tuple[Document, datetime]]) -> list[tuple[str, str | None, float]]:
-    """Online TF-IDF: each document's nearest earlier document and the cosine (vectors fixed when seen)."""
+    """Online TF-IDF: each document's nearest earlier document and the cosine (vectors fixed when seen).
+
+    It reads what the linker reads: the prose, web addresses blanked (ECB+ gives an address line to every
+    ``ecbplus`` document and to no ``ecb`` one, which would tell the two events of a topic apart for free).
+    """
     df: Counter[str] = Counter()
     seen: list[tuple[str, dict[str, float]]] = []
     nearest = []
     for n, (doc, _) in enumerate(stream, start=1):
-        tf = Counter(w.casefold() for w in re.findall(r"\w+", doc.text))
+        tf = Counter(w.casefold() for w in re.findall(r"\w+", prose(doc.text)))
         df.update(tf.keys())
         weights = {w: (1 + math.log(c)) * math.log((n + 1) / (df[w] + 1)) for w, c in tf.items()}
         norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
