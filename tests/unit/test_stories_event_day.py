@@ -41,7 +41,9 @@ def test_days_apart_on_the_calendar_when_both_years_are_written_otherwise_round_
 
 
 @pytest.mark.parametrize(("written_day", "bonus_expected"), [("Nov. 14", 0.10), ("Nov. 15", 0.10), ("Nov. 3", 0.0)])
-def test_reports_naming_the_same_event_day_score_higher_than_without_it(written_day: str, bonus_expected: float) -> None:
+def test_reports_naming_the_same_event_day_score_higher_than_without_it(
+    written_day: str, bonus_expected: float
+) -> None:
     first = (
         "Torrential rain caused the Velden reservoir dam to burst on November 14, flooding the villages of Arnsberg "
         "and Hollenau. The district office said 640 residents were evacuated."

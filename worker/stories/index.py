@@ -8,9 +8,9 @@ Layout (the same in memory and in a Faust table, so an agent can mirror every ch
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.
 
 Memory: an indexed article is one row of packed numpy columns (MinHash, keys, leads, fact hashes, quote
-fingerprints, year, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and its id hash
-are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the document
-frequency of each key is one slot of a hash table. No Python object is made per article (only per story of
+fingerprints, year, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and
+its id hash are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the
+document frequency of each key is one slot of a hash table. No Python object is made per article (only per story of
 two or more articles), so an article costs under 0.9 KB (``newsworker bench link``) instead of kilobytes of
 dicts, lists and tuples. ``entries`` is a read-only view that rebuilds an ``Entry`` from its row when asked.
 Evicted rows are marked dead and skipped; when half the rows are dead they are compacted away.

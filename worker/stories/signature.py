@@ -321,7 +321,8 @@ def event_day(article: Article) -> int:
     time is not evidence.
 
     >>> from worker.records import DateMention
-    >>> event_day(Article(id="a", source_id="a", text="x", dates=(DateMention("Sept. 9", 0, 7, "2020-09-09", "day", True),)))
+    >>> sept_9 = DateMention("Sept. 9", 0, 7, "2020-09-09", "day", relative=True)  # the year was inferred
+    >>> event_day(Article(id="a", source_id="a", text="Sept. 9", dates=(sept_9,)))
     909
     """
     for mention in article.dates:
