@@ -20,7 +20,6 @@ from worker.stories import StoryLinker
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 SEEDS = SHARED / "seeds"
-MAIN_PUBLISHED = datetime(2016, 10, 4, 7, 30, tzinfo=timezone.utc)
 RELATED_PUBLISHED = datetime(2016, 10, 3, 19, 0, tzinfo=timezone.utc)
 
 pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared folder beside the repository is absent")
@@ -28,32 +27,22 @@ pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared folder be
 
 def _run(raw: dict) -> list[Article]:
     envelope = Envelope(value=codec.dumps(raw), origin=Origin(file="reference", line=1))
-    try:
-        (outcome,) = build_pipeline(Settings()).run([envelope])
-    except NotImplementedError:  # pragma: no cover - only before normalization exists
-        pytest.skip("normalization has not landed")
-    if outcome.rejection is not None and "NotImplementedError" in outcome.rejection.reason:
-        pytest.skip("normalization (issue 2) has not landed yet")
+    (outcome,) = build_pipeline(Settings()).run([envelope])
     assert outcome.rejection is None, outcome.rejection
     return list(outcome.articles)
 
 
-def _page_text() -> str:
-    return (SEEDS / "scrape-part1.txt").read_text() + (SEEDS / "scrape-part2.txt").read_text()
-
-
-def _stories() -> tuple[Article, Article]:
-    articles = _run({"id": "reference-page", "url": "https://news.example.org/syria", "text": _page_text(),
-                     "published_at": MAIN_PUBLISHED.isoformat(), "language": "en"})
-    main = next(a for a in articles if a.kind == "main")
-    related = next(a for a in articles if a.kind == "related" and "patience" in a.text)
+def _stories(reference_articles: list[Article]) -> tuple[Article, Article]:
+    """The page's main story and its related story (from the shared fixture: the seed files joined by a newline)."""
+    main = next(a for a in reference_articles if a.kind == "main")
+    related = next(a for a in reference_articles if a.kind == "related" and "patience" in a.text)
     if related.published_at is None or related.published_at >= main.published_at:
         related = replace(related, published_at=RELATED_PUBLISHED)  # the related story ran the day before
     return main, related
 
 
-def test_main_story_is_a_follow_up_of_the_related_story_with_only_its_new_facts() -> None:
-    main, related = _stories()
+def test_main_story_is_a_follow_up_of_the_related_story_with_only_its_new_facts(reference_articles) -> None:
+    main, related = _stories(reference_articles)
     linker = StoryLinker()
     linked_related, linked_main = linker(sorted([related, main], key=lambda a: a.published_at))
     assert linked_main.followup.story_id == linked_related.followup.story_id == related.id
@@ -67,8 +56,8 @@ def test_main_story_is_a_follow_up_of_the_related_story_with_only_its_new_facts(
         assert reported_before not in new_facts
 
 
-def test_related_story_sent_again_under_another_url_is_a_duplicate() -> None:
-    main, related = _stories()
+def test_related_story_sent_again_under_another_url_is_a_duplicate(reference_articles) -> None:
+    main, related = _stories(reference_articles)
     linker = StoryLinker()
     linker(sorted([related, main], key=lambda a: a.published_at))
     (again,) = [a for a in _run({"id": "mirror", "url": "https://mirror.example.net/us-suspends-syria-talks",
