@@ -739,19 +739,33 @@ class LinkerState:
         self.revocations += 1
 
 
-# The decisions table's one key that is no article id (ids are strings): how many decisions were taken so far
-# by whichever worker held the linking partition. Changelogged with the decisions, so each worker reads it back.
-DECISION_COUNT_KEY = 0
+# The decisions table's one key that is no article id (ids are strings): how far linking got, whichever worker
+# held the linking partition: the count of decisions taken and the next stories offset to link. Changelogged with
+# the decisions, in the same write as each new decision, so each worker reads it back.
+PROGRESS_KEY = 0
+
+
+def linking_progress(decisions: Any) -> tuple[int, int | None]:
+    """(decisions taken, next stories offset to link) per the decisions table; (0, None) for a new one."""
+    stored = decisions.get(PROGRESS_KEY)
+    if stored is None:
+        return 0, None
+    progress = codec.loads(stored)
+    if isinstance(progress, int):  # written before the offset was kept beside the count
+        return progress, None
+    return progress["decisions"], progress["next_offset"]
 
 
 def decision_count(decisions: Any) -> int:
-    """How many decisions were taken, per the decisions table (0 for a new one)."""
-    stored = decisions.get(DECISION_COUNT_KEY)
-    return 0 if stored is None else int(codec.loads(stored))
+    return linking_progress(decisions)[0]
 
 
-# The decisions table's other key that is no article id: the next offset of the stories partition to link.
-NEXT_OFFSET_KEY = 1
+def progress_after(decisions: Any, offset: int | None) -> bytes:
+    """The progress value once the record at ``offset`` has its new decision (a redelivery never moves it back)."""
+    count, next_offset = linking_progress(decisions)
+    if offset is not None and (next_offset is None or offset + 1 > next_offset):
+        next_offset = offset + 1
+    return codec.dumps({"decisions": count + 1, "next_offset": next_offset})
 
 
 class LinkCursor:
@@ -762,8 +776,10 @@ class LinkCursor:
     control suspended are skipped without an ack, and its gap bookkeeping then commits past them (faust-streaming
     issues #596 and #606, open). Measured here: a successor worker took offset 85 of the stories topic, then 117;
     the 31 articles between were never linked nor published. The committed offset cannot be trusted for this,
-    so the cursor is table state, changelogged with the decisions it counts: an owner after a restart or a
-    rebalance reads it back, and a record past it sends the consumer back to it. Records left over from before
+    so the cursor is table state (``linking_progress``), written with each new decision: an owner after a restart
+    or a rebalance reads it back, and a record past it sends the consumer back to it. It is written as the
+    decision is taken, before its outputs are out: a record below the cursor is still linked when it comes (a
+    redelivery republishes its kept decision), so a cursor ahead of the outputs loses nothing. Records left over from before
     that seek are ignored (not acked) until the skipped ones arrive; a cursor below the partition's first
     retained offset (records expired while nobody linked) is given up with a warning instead.
     """
@@ -776,8 +792,15 @@ class LinkCursor:
         self.sought: tuple[int, float] | None = None  # the offset sought back to, and when
 
     def expected(self) -> int | None:
-        stored = self.decisions.get(NEXT_OFFSET_KEY)
-        return None if stored is None else int(codec.loads(stored))
+        return linking_progress(self.decisions)[1]
+
+    def linked(self, offset: int) -> None:
+        """The record at ``offset`` is done. A new decision moved the cursor already; a record without one (a
+        redelivered article, an unreadable record, a linking failure) moves it here, or it would be sought again
+        and again."""
+        count, next_offset = linking_progress(self.decisions)
+        if next_offset is None or offset + 1 > next_offset:
+            self.decisions[PROGRESS_KEY] = codec.dumps({"decisions": count, "next_offset": offset + 1})
 
     async def out_of_turn(self, tp: Any, offset: int) -> bool:
         """True when the record at ``offset`` must wait: records before it were skipped and are being read again."""
@@ -799,12 +822,6 @@ class LinkCursor:
         await self.seek(tp, expected)
         self.sought = (expected, self.clock())
         return True
-
-    def linked(self, offset: int) -> None:
-        """The record at ``offset`` is linked and its outputs are out."""
-        expected = self.expected()
-        if expected is None or offset + 1 > expected:
-            self.decisions[NEXT_OFFSET_KEY] = codec.dumps(offset + 1)
 
 
 # An out-of-order article can re-root a story of tens of thousands of members. What it publishes and restates
@@ -845,7 +862,7 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             if left_out:
                 followup_plain["updates_left_out"] = event["updates_left_out"] = left_out
             decisions[article.id] = codec.dumps({"followup": followup_plain, "event": event})
-            decisions[DECISION_COUNT_KEY] = codec.dumps(decision_count(decisions) + 1)
+            decisions[PROGRESS_KEY] = progress_after(decisions, envelope.origin.offset)
             for update in event["updates"]:
                 member = decisions.get(update["article_id"])
                 if member is not None:

@@ -3,7 +3,7 @@ turn, and a cursor below the first retained offset is given up instead of sought
 
 from __future__ import annotations
 
-from worker.app import LinkCursor, NEXT_OFFSET_KEY, WorkerMetrics
+from worker.app import PROGRESS_KEY, LinkCursor, WorkerMetrics, linking_progress, progress_after
 from worker import codec
 
 TP = ("t-stories", 0)
@@ -32,7 +32,7 @@ class Clock:
 
 
 def cursor_at(offset: int | None, consumer: Consumer, clock: Clock) -> tuple[LinkCursor, dict, WorkerMetrics]:
-    decisions: dict = {} if offset is None else {NEXT_OFFSET_KEY: codec.dumps(offset)}
+    decisions: dict = {} if offset is None else {PROGRESS_KEY: codec.dumps({"decisions": 7, "next_offset": offset})}
     metrics = WorkerMetrics()
     return LinkCursor(decisions, consumer.seek, consumer.earliest, metrics, clock), decisions, metrics
 
@@ -45,7 +45,7 @@ async def test_a_new_table_takes_whatever_comes_first_and_moves_the_cursor_past_
     consumer = Consumer()
     cursor, decisions, _ = cursor_at(None, consumer, Clock())
     assert not await cursor.out_of_turn(TP, 40)
-    cursor.linked(40)
+    decisions[PROGRESS_KEY] = progress_after(decisions, 40)  # as link_messages writes it with the decision
     assert cursor.expected() == 41
     assert not await cursor.out_of_turn(TP, 41)
     assert consumer.seeks == []
@@ -59,8 +59,6 @@ async def test_a_record_past_the_cursor_seeks_back_once_and_waits_until_the_skip
     assert consumer.seeks == [(TP, 86)]
     assert rewinds(metrics) == 1
     assert not await cursor.out_of_turn(TP, 86)  # the seek answered: linking goes on in turn
-    cursor.linked(86)
-    assert cursor.expected() == 87
 
 
 async def test_an_unanswered_seek_is_sent_again():
@@ -75,10 +73,10 @@ async def test_an_unanswered_seek_is_sent_again():
 
 async def test_a_redelivered_record_neither_seeks_nor_moves_the_cursor_back():
     consumer = Consumer()
-    cursor, _, _ = cursor_at(90, consumer, Clock())
+    cursor, decisions, _ = cursor_at(90, consumer, Clock())
     assert not await cursor.out_of_turn(TP, 85)
-    cursor.linked(85)
-    assert cursor.expected() == 90
+    decisions[PROGRESS_KEY] = progress_after(decisions, 85)
+    assert linking_progress(decisions) == (8, 90)
     assert consumer.seeks == []
 
 
@@ -88,3 +86,22 @@ async def test_a_cursor_below_the_first_retained_record_is_given_up():
     assert not await cursor.out_of_turn(TP, 500)  # 86..499 expired while nobody linked: nothing to read again
     assert consumer.seeks == []
     assert rewinds(metrics) == 0
+
+
+def test_a_count_written_before_the_cursor_existed_reads_as_a_count_without_a_cursor():
+    decisions = {PROGRESS_KEY: codec.dumps(12)}
+    assert linking_progress(decisions) == (12, None)
+    decisions[PROGRESS_KEY] = progress_after(decisions, 30)
+    assert linking_progress(decisions) == (13, 31)
+
+
+async def test_a_record_without_a_new_decision_moves_the_cursor_so_the_next_one_is_in_turn():
+    consumer = Consumer()
+    cursor, decisions, _ = cursor_at(86, consumer, Clock())
+    assert not await cursor.out_of_turn(TP, 86)
+    cursor.linked(86)  # say a dead letter, or an article delivered again: link_messages wrote no decision
+    assert linking_progress(decisions) == (7, 87)
+    assert not await cursor.out_of_turn(TP, 87)
+    cursor.linked(85)  # an older record again: the cursor stays
+    assert linking_progress(decisions) == (7, 87)
+    assert consumer.seeks == []
