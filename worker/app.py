@@ -760,12 +760,13 @@ def decision_count(decisions: Any) -> int:
     return linking_progress(decisions)[0]
 
 
-def progress_after(decisions: Any, offset: int | None) -> bytes:
-    """The progress value once the record at ``offset`` has its new decision (a redelivery never moves it back)."""
+def progress_after(decisions: Any, offset: int | None, new_decisions: int = 1) -> bytes:
+    """The progress value once the record at ``offset`` is done with ``new_decisions`` taken for it (a record
+    below the cursor, a redelivery, never moves it back)."""
     count, next_offset = linking_progress(decisions)
     if offset is not None and (next_offset is None or offset + 1 > next_offset):
         next_offset = offset + 1
-    return codec.dumps({"decisions": count + 1, "next_offset": next_offset})
+    return codec.dumps({"decisions": count + new_decisions, "next_offset": next_offset})
 
 
 class LinkCursor:
@@ -779,9 +780,9 @@ class LinkCursor:
     so the cursor is table state (``linking_progress``), written with each new decision: an owner after a restart
     or a rebalance reads it back, and a record past it sends the consumer back to it. It is written as the
     decision is taken, before its outputs are out: a record below the cursor is still linked when it comes (a
-    redelivery republishes its kept decision), so a cursor ahead of the outputs loses nothing. Records left over from before
-    that seek are ignored (not acked) until the skipped ones arrive; a cursor below the partition's first
-    retained offset (records expired while nobody linked) is given up with a warning instead.
+    redelivery republishes its kept decision), so a cursor ahead of the outputs loses nothing. Records left
+    over from before that seek are ignored (not acked) until the skipped ones arrive; a cursor below the
+    partition's first retained offset (records expired while nobody linked) is given up with a warning instead.
     """
 
     RESEEK_AFTER_SECONDS = 5.0  # a seek not answered by then is sent again (a rebalance may have undone it)
@@ -798,9 +799,9 @@ class LinkCursor:
         """The record at ``offset`` is done. A new decision moved the cursor already; a record without one (a
         redelivered article, an unreadable record, a linking failure) moves it here, or it would be sought again
         and again."""
-        count, next_offset = linking_progress(self.decisions)
-        if next_offset is None or offset + 1 > next_offset:
-            self.decisions[PROGRESS_KEY] = codec.dumps({"decisions": count, "next_offset": offset + 1})
+        expected = self.expected()
+        if expected is None or offset + 1 > expected:  # otherwise no write: the changelog gets no record
+            self.decisions[PROGRESS_KEY] = progress_after(self.decisions, offset, new_decisions=0)
 
     async def out_of_turn(self, tp: Any, offset: int) -> bool:
         """True when the record at ``offset`` must wait: records before it were skipped and are being read again."""

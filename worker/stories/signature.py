@@ -30,6 +30,7 @@ an article as one row of packed numpy columns (worker/stories/index.py). Every i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import zlib
@@ -190,6 +191,13 @@ def prose(text: str) -> str:
     return _ADDRESS.sub(lambda m: " " * len(m.group(0)), text)
 
 
+@functools.lru_cache(maxsize=4)
+def _prose_head(text: str) -> str:
+    """The first 50,000 characters of ``text`` as ``prose``: read by the key, number and year passes of one
+    signature, so it is blanked once per article rather than once per pass."""
+    return prose(text[:50_000])
+
+
 def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold()) if w not in STOPWORDS]
 
@@ -250,14 +258,14 @@ def key_labels(article: Article) -> dict[int, str]:
         # No tagging stage yet (or it found nothing): proper-noun-looking words and numbers stand in.
         names = Counter(
             m.group(0).strip(".").casefold()
-            for m in _CAPITALISED.finditer(prose(article.text[:50_000]))
+            for m in _CAPITALISED.finditer(_prose_head(article.text))
             if m.group(0).casefold() not in STOPWORDS
         )
         labelled += [("e", name) for name, _ in names.most_common(MAX_KEYS // 2)]
     labelled += [("n", number) for number in detail_numbers(article)]
     if article.headline:
         labelled += [("t", w) for w in content_words(article.headline)]
-    words = Counter(w for w in content_words(prose(article.text[:50_000])) if len(w) > 3)
+    words = Counter(w for w in content_words(_prose_head(article.text)) if len(w) > 3)
     labelled += [("t", w) for w, _ in words.most_common(MAX_KEYS)]
     labels: dict[int, str] = {}
     for kind, value in labelled:
@@ -276,7 +284,7 @@ def detail_numbers(article: Article) -> list[str]:
     >>> detail_numbers(Article(id="a", source_id="a", text="A 6.1 quake killed 12 in 2009; 12 were found."))
     ['12', '6.1']
     """
-    counts = Counter(m.group(0).replace(",", "") for m in _NUMBER.finditer(prose(article.text[:50_000])))
+    counts = Counter(m.group(0).replace(",", "") for m in _NUMBER.finditer(_prose_head(article.text)))
     details = [value for value, _ in counts.most_common() if len(value) > 1 and not _YEAR.fullmatch(value)]
     return details[:MAX_DETAIL_NUMBERS]
 
@@ -306,7 +314,7 @@ def latest_year(article: Article) -> int:
     plan) is not when the reported event happened, so it is left out.
     """
     years = {int(m.value[:4]) for m in article.dates if m.value and not m.relative}
-    years.update(int(y) for y in _YEAR.findall(prose(article.text[:50_000])))
+    years.update(int(y) for y in _YEAR.findall(_prose_head(article.text)))
     if article.published_at is not None:
         years = {y for y in years if y <= article.published_at.year}
     return max(years, default=0)
