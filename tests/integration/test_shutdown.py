@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from test_worker_stream import ARTICLE, DEAD_LETTER, assert_valid
 from worker.kafka.broker import free_port
 from worker.kafka.clients import OutputTracker, RawMessage, follow, publish
 from worker.kafka.process import WorkerProcess
@@ -123,7 +124,12 @@ async def test_sigterm_mid_backlog_then_restart_gives_every_input_exactly_one_ou
         code = await asyncio.to_thread(second.stop, grace_period_s())
     assert code == 0, second.log_tail()
 
-    counts = output_counts(await collect_outputs(settings, OutputTracker.for_messages(settings, messages, where)))
+    outputs = await collect_outputs(settings, OutputTracker.for_messages(settings, messages, where))
+    for article in outputs.articles:
+        assert_valid(ARTICLE, article.body)
+    for letter in outputs.dead_letters:
+        assert_valid(DEAD_LETTER, letter.body)
+    counts = output_counts(outputs)
     lost = [n for n, count in enumerate(counts) if count == 0]
     repeated = [n for n, count in enumerate(counts) if count > 1]
     assert not lost, f"{len(lost)} inputs have no output, e.g. stop-{lost[:5]}"
