@@ -35,12 +35,14 @@ def test_bench_normalize_reports_both_forms_with_their_ratio_to_the_baseline(cap
 
 def test_bench_link_beats_the_brute_force_scan_and_reports_memory(capsys):
     out = run_command(capsys, "bench", "link", "--sizes", "300,1200", "--queries", "30", "--brute-queries", "3")
-    row = r"^(\d+)\s+([\d.]+) ms\s+([\d.]+) ms\s+\(\s*[\d.]+ ms\)\s+([\d.]+) ms\s+(\d+)x\s+(\d+) B\s+(\d+) B"
+    row = r"^(\d+)\s+([\d.]+) ms\s+([\d.]+) ms\s+\(\s*[\d.]+ ms\)\s+([\d.]+) ms\s+(\d+)x\s+(\d+ B|\(noise\))\s+(\d+) B"
     rows = re.findall(row, out, re.MULTILINE)
     assert [int(size) for size, *_ in rows] == [300, 1200], out
     for _, p50, p99, brute, _, rss, packed in rows:
         assert 0 < float(p50) <= float(p99)
-        assert int(rss) > 0 and int(packed) > 0
+        # a tiny index may grow RSS by less than the allocator's churn; then the bench says so instead of a figure
+        assert rss == "(noise)" or int(rss.removesuffix(" B")) > 0
+        assert int(packed) > 0
     # At 1,200 indexed articles the index lookup must already be cheaper than scanning every entry.
     assert float(rows[-1][3]) > float(rows[-1][1])
 

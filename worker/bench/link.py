@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
 
 
+RSS_NOISE_BYTES = 8 << 20
+
+
 def _rss_bytes() -> int:
     """Resident set size after returning freed heap pages to the system (glibc ``malloc_trim``)."""
     gc.collect()
@@ -160,7 +163,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         del batch
         build_seconds = time.perf_counter() - started
         slowest_apply = max(applies)
-        per_article = (_rss_bytes() - rss_before) / len(index)
+        growth = _rss_bytes() - rss_before
+        # Below a few MB the allocator's own churn (arenas kept or returned, freed batches) outweighs the index:
+        # a per-article figure from it would be noise, and can even come out negative.
+        rss_cell = f"{growth / len(index):10.0f} B" if growth >= RSS_NOISE_BYTES else f"{'(noise)':>12}"
         now = START + size * 0.5
         timings, wall = [], []
         for q in range(args.queries):
@@ -182,7 +188,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         first_p50 = first_p50 or p50
         print(
             f"{size:<10} {p50 * 1e3:8.3f} ms {p99 * 1e3:8.3f} ms ({statistics.median(wall) * 1e3:6.2f} ms)"
-            f" {brute_p50 * 1e3:9.1f} ms {brute_p50 / p50:10.0f}x {per_article:10.0f} B"
+            f" {brute_p50 * 1e3:9.1f} ms {brute_p50 / p50:10.0f}x {rss_cell}"
             f" {index.nbytes() / len(index):12.0f} B  {build_seconds:6.1f}s  (p50 vs first size: {p50 / first_p50:.2f}x)"
         )
         # applying a change is cheap but now and then merges a level of sorted runs: show the worst pause
