@@ -229,15 +229,6 @@ def key_on(partitions: set[int], stem: str, count: int) -> str:
     return next(f"{stem}-{n}" for n in range(1000) if input_partition(f"{stem}-{n}".encode(), count) in partitions)
 
 
-def consumed_raw(worker: WorkerProcess) -> float:
-    """The worker's own count of raw records consumed (its /metrics)."""
-    prefix = f'newsworker_consumed_messages_total{{topic="{worker.settings.topic_raw}"}} '
-    for line in worker.get("/metrics")[1].decode().splitlines():
-        if line.startswith(prefix):
-            return float(line.removeprefix(prefix))
-    return 0.0
-
-
 def validate_events(events: list[dict[str, Any]]) -> None:
     schema = json.loads((SCHEMAS / "followup.schema.json").read_text())
     for event in events:
@@ -349,7 +340,7 @@ async def test_two_workers_in_one_group_link_articles_whichever_worker_enriched_
             await reader.wait_for([source_of(m) for m in firsts], workers)
             where += await publish(settings, settings.topic_raw, follow_ups)
             outputs = await reader.wait_for([source_of(m) for m in follow_ups], workers)
-        consumed = [consumed_raw(w) for w in workers]
+        consumed = [w.consumed(settings.topic_raw) for w in workers]
         after = [set(ready_state(w)["partitions"]) for w in workers]
     finally:
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))

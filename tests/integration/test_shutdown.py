@@ -52,15 +52,6 @@ def backlog() -> list[RawMessage]:
     return messages
 
 
-def produced_articles(worker: WorkerProcess) -> float:
-    """The worker's own count of articles published (its /metrics), 0 before the first."""
-    prefix = f'newsworker_produced_messages_total{{topic="{worker.settings.topic_articles}"}} '
-    for line in worker.get("/metrics")[1].decode().splitlines():
-        if line.startswith(prefix):
-            return float(line.removeprefix(prefix))
-    return 0.0
-
-
 async def wait_until(condition, worker: WorkerProcess, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -98,7 +89,7 @@ async def test_sigterm_mid_backlog_then_restart_gives_every_input_exactly_one_ou
     first = WorkerProcess(settings.model_copy(update={"web_port": free_port()}), tmp_path / "first.log").start()
     try:
         await asyncio.to_thread(first.wait_ready)
-        await wait_until(lambda: produced_articles(first) >= STOP_AFTER_ARTICLES, first, 90, "busy")
+        await wait_until(lambda: first.produced(settings.topic_articles) >= STOP_AFTER_ARTICLES, first, 90, "busy")
     finally:
         stopping = time.monotonic()
         code = await asyncio.to_thread(first.stop, grace_period_s())

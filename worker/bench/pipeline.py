@@ -135,21 +135,6 @@ def _peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
-def _produced(worker: Any, topic: str) -> float:
-    """Messages the worker has published to ``topic``, from its own /metrics (cheaper than consuming them)."""
-    return _metric_sum(worker, f'newsworker_produced_messages_total{{topic="{topic}"}}')
-
-
-def _metric_sum(worker: Any, name: str) -> float:
-    """The sum of one counter's samples on the worker's /metrics: all its labels, or the one sample ``name``
-    names with its labels; 0 when the worker has none yet."""
-    status, body = worker.get("/metrics")
-    if status != 200:
-        return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))
-
-
 def _through(settings: Settings, worker: Any, messages: list[Any], expected_articles: int,
              timeout: float) -> tuple[float, float, float]:
     """Publish ``messages`` at once; wait until the worker reports their articles published.
@@ -159,11 +144,11 @@ def _through(settings: Settings, worker: Any, messages: list[Any], expected_arti
     """
     from worker.kafka.clients import publish
 
-    before = _produced(worker, settings.topic_articles)
+    before = worker.produced(settings.topic_articles)
     started = time.time()
     asyncio.run(publish(settings, settings.topic_raw, messages))
     deadline = time.monotonic() + timeout
-    while (produced := _produced(worker, settings.topic_articles) - before) < expected_articles:
+    while (produced := worker.produced(settings.topic_articles) - before) < expected_articles:
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {produced:.0f} of {expected_articles} articles within {timeout:.0f} s")
         time.sleep(0.02)
@@ -268,7 +253,7 @@ def end_to_end(settings: Settings, messages: list[Any], counts: list[int], timeo
             floor = asyncio.run(asyncio.wait_for(_broker_floor_latencies(run_settings), timeout))
             peak_mb = {"worker (Faust, Kafka I/O)": _peak_rss_mb(worker.pid),
                        "pipeline process": sum(_peak_rss_mb(pid) or 0 for pid in _descendants(worker.pid))}
-            redelivered = _metric_sum(worker, "newsworker_redelivered_records_total")
+            redelivered = worker.metric("newsworker_redelivered_records_total")
         finally:
             code = worker.stop()
     return {

@@ -33,6 +33,22 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def sample_matches(line: str, name: str, labels: dict[str, str]) -> bool:
+    """Whether one line of the Prometheus text format is a sample of ``name`` carrying all of ``labels``.
+
+    >>> sample_matches('x_total{topic="a",code="b"} 3.0', "x_total", {"topic": "a"})
+    True
+    >>> sample_matches('x_total{topic="ab"} 3.0', "x_total", {"topic": "a"}), sample_matches("x_total 1.0", "x", {})
+    (False, False)
+    """
+    if line.startswith(name + " "):
+        return not labels
+    if not line.startswith(name + "{"):
+        return False
+    carried = line[len(name) + 1 : line.rindex("}")]
+    return all(f'{key}="{value}"' in carried.split(",") for key, value in labels.items())
+
+
 class WorkerProcess:
     """A worker child process with its web server on ``settings.web_host:web_port`` (needed for readiness)."""
 
@@ -66,6 +82,23 @@ class WorkerProcess:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a metric's samples on the worker's /metrics whose labels include ``labels``; 0 when the
+        worker has none yet (a counter appears with its first increment)."""
+        status, body = self.get("/metrics")
+        if status != 200:
+            return 0.0
+        return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+                   if sample_matches(line, name, labels))
+
+    def produced(self, topic: str) -> float:
+        """Messages the worker has published to ``topic`` (its /metrics: cheaper than consuming them)."""
+        return self.metric("newsworker_produced_messages_total", topic=topic)
+
+    def consumed(self, topic: str) -> float:
+        """Records the worker has consumed from ``topic`` (its /metrics)."""
+        return self.metric("newsworker_consumed_messages_total", topic=topic)
 
     def wait_ready(self, timeout: float = 90.0, tick: Callable[[], None] | None = None) -> float:
         """Block until ``/ready`` answers 200; returns the seconds waited. ``tick`` is called about every 0.25 s."""
