@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from worker.bench.link import SyntheticCorpus
-from worker.evaluation.stories import Document, load_ecb, scores
-from worker.stories import Entry, IndexChange, StoryIndex, link, signature_of
+from worker.evaluation.stories import Document, decision_errors, load_ecb, scores
+from worker.records import Article
+from worker.stories import Entry, FollowUp, IndexChange, Link, StoryIndex, StoryUpdate, link, signature_of
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -29,6 +30,27 @@ def test_pairwise_bcubed_and_hard_negative_figures_by_hand() -> None:
     assert figures["bcubed_r"] == pytest.approx(1.0)
     perfect = scores(documents, {"a": "x", "b": "x", "c": "y", "d": "z"})
     assert perfect["pairwise_f1"] == perfect["bcubed_f1"] == 1.0 and perfect["hard_negative_false_link"] == 0.0
+
+
+def test_wrong_decisions_are_told_apart_by_what_the_linker_could_have_known() -> None:
+    a1, a2, a3 = (doc(n, "1", "ecb") for n in ("a1", "a2", "a3"))
+    b1, b2, b3 = (doc(n, "1", "ecbplus") for n in ("b1", "b2", "b3"))
+    articles = {d.doc_id: Article(id=f"id-{d.doc_id}", source_id=d.doc_id, text="t") for d in (a1, a2, a3, b1, b2, b3)}
+
+    def to(*targets: str, updates: tuple[StoryUpdate, ...] = ()) -> FollowUp:
+        links = tuple(Link(f"id-{t}", "same_story", 0.5) for t in targets)
+        return FollowUp("s", "same_story" if links else "new_story", links, updates=updates)
+
+    decisions = [
+        (a1, to()),  # the first of its event: right
+        (b1, to("a1")),  # first of its event, nothing of its own yet: first_linked
+        (a2, to()),  # a1 came before: missed
+        (b2, to("b1")),  # right
+        (a3, to("a2", "b2")),  # one wrong link among right ones: joined_other
+        (b3, to("b2", "a1", updates=(StoryUpdate("id-a1", "s", "t"),))),  # merged_other
+    ]
+    kinds = decision_errors(decisions, articles)
+    assert kinds == {"first_linked": 1, "missed": 1, "joined_other": 1, "merged_other": 1}
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "ecbplus-odd").is_dir(), reason="shared folder absent")

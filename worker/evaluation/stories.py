@@ -26,10 +26,11 @@ from worker.codec import dumps
 from worker.pipeline import build_pipeline
 from worker.records import Article, Envelope, Origin, Span
 from worker.settings import Settings
-from worker.stories import LinkConfig, StoryLinker
+from worker.stories import FollowUp, LinkConfig, StoryLinker
 from worker.stories.signature import prose
 
 _NAME = re.compile(r"^(\d+)_(\d+)(ecbplus|ecb)\.xml$")
+_ERROR_KINDS = ("missed", "first_linked", "joined_other", "merged_other")
 _START = datetime(2020, 1, 6, 6, 0, tzinfo=timezone.utc)
 
 
@@ -46,7 +47,8 @@ class Document:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ecb", type=Path, required=True, help="folder of ECB+ topics (e.g. ../shared/eval/ecbplus-odd)")
+    parser.add_argument("--ecb", type=Path, required=True,
+                        help="folder of ECB+ topics (e.g. ../shared/eval/ecbplus-odd)")
     parser.add_argument("--seeds", default="13", help="comma-separated seeds of the streaming order (one run each)")
     parser.add_argument("--gap-minutes", type=float, default=10.0, help="publication time between streamed articles")
     parser.add_argument("--link-threshold", type=float, default=None, help="override LinkConfig.link_threshold")
@@ -108,16 +110,41 @@ def _unnormalized(doc: Document, stream: list[tuple[Document, datetime]]) -> Art
     )
 
 
-def link_stream(stream: list[tuple[Document, datetime]], articles: dict[str, Article], config: LinkConfig) -> dict[str, str]:
-    """Story id per document after the whole stream, later story updates applied."""
+def link_stream(
+    stream: list[tuple[Document, datetime]], articles: dict[str, Article], config: LinkConfig
+) -> tuple[dict[str, str], list[tuple[Document, FollowUp]]]:
+    """Story id per document after the whole stream (later story updates applied), and each decision in order."""
     linker = StoryLinker(config)
     story: dict[str, str] = {}
+    decisions = []
     for doc, _ in stream:
         followup = linker.link_one(articles[doc.doc_id]).followup
+        decisions.append((doc, followup))
         story[articles[doc.doc_id].id] = followup.story_id
         for update in followup.updates:
             story[update.article_id] = update.story_id
-    return {doc.doc_id: story[articles[doc.doc_id].id] for doc, _ in stream}
+    return {doc.doc_id: story[articles[doc.doc_id].id] for doc, _ in stream}, decisions
+
+
+def decision_errors(decisions: list[tuple[Document, FollowUp]], articles: dict[str, Article]) -> Counter[str]:
+    """Where the pairwise errors come from, one kind per wrong decision, in stream order.
+
+    - ``missed``: nothing linked although earlier reports of its event had come;
+    - ``first_linked``: the first report of an event linked to another event (nothing of its own to find yet);
+    - ``joined_other``: linked to another event although its own had come before;
+    - ``merged_other``: as ``joined_other``, and the decision merged stories, pulling two events into one.
+    """
+    gold = {articles[doc.doc_id].id: doc.gold for doc, _ in decisions}
+    seen: set[str] = set()
+    kinds: Counter[str] = Counter()
+    for doc, followup in decisions:
+        first = doc.gold not in seen
+        seen.add(doc.gold)
+        if any(gold[link.article_id] != doc.gold for link in followup.links):
+            kinds["first_linked" if first else "merged_other" if followup.updates else "joined_other"] += 1
+        elif not followup.links and not first:
+            kinds["missed"] += 1
+    return kinds
 
 
 def tfidf_nearest(stream: list[tuple[Document, datetime]]) -> list[tuple[str, str | None, float]]:
@@ -226,12 +253,16 @@ def evaluate_seed(
     articles = run_pipeline(stream, settings)
     pipeline_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    ours = scores(documents, link_stream(stream, articles, config))
+    predicted, decisions = link_stream(stream, articles, config)
+    ours = scores(documents, predicted)
     link_seconds = time.perf_counter() - started
     print(f"seed {seed}: pipeline {pipeline_seconds:.1f}s, linking {link_seconds:.2f}s")
     if any(a.notices and a.notices[0].get("stage") == "normalize" for a in articles.values()):
         print("note: normalize() is not implemented yet; the decoded text was linked without normalization")
     print(_line("story linker", ours))
+    errors = decision_errors(decisions, articles)
+    print(f"{'  wrong decisions':<22} " + ", ".join(f"{kind} {errors[kind]}" for kind in _ERROR_KINDS)
+          + f" (of {len(decisions)})")
     nearest = tfidf_nearest(stream)
     best = max(
         ((t, scores(documents, tfidf_baseline(nearest, t))) for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)),
