@@ -9,6 +9,7 @@ from pathlib import Path
 from worker import codec
 from worker.pipeline import build_pipeline
 from worker.records import Envelope
+from worker.stories.table import decode_entry
 
 from test_enrich_agent import SETTINGS, RecordingSender, make_app, until
 
@@ -50,7 +51,7 @@ async def test_articles_come_out_linked_with_a_followup_event_each():
         jsonschema.validate(event, followup_schema)
     # The story table mirrors the index: both articles are entries of the one story.
     table = app.tables["story_index"]
-    stored = [codec.loads(table[article["id"]])["story"] for article in (first, later)]
+    stored = [decode_entry(table[article["id"]]).story_id for article in (first, later)]
     assert set(stored) == {first["followup"]["story_id"]}
 
 

@@ -15,6 +15,7 @@ import jsonschema
 from worker import codec
 from worker.app import MAX_RESTATED, article_from_plain, restated_decision
 from worker.stories import Entry, StoryIndex, link
+from worker.stories.table import decode_entry, encode_entry
 
 from test_enrich_agent import RecordingSender, make_app, until
 from test_link_agent import FIRST, enriched
@@ -44,7 +45,7 @@ def recover_big_story(app, article_bytes: bytes) -> str:
     table, decisions = app.tables["story_index"], app.tables["followup_decisions"]
     for n in range(MEMBERS):
         member = dataclasses.replace(real, article_id=f"member-{n}", published=real.published + 3600 + n)
-        table.data[member.article_id] = codec.dumps(Entry(member, story_id).to_dict())
+        table.data[member.article_id] = encode_entry(Entry(member, story_id))
         decisions.data[member.article_id] = kept_decision(member.article_id, story_id)
     return story_id
 
@@ -87,7 +88,7 @@ async def test_re_rooting_a_story_of_twenty_thousand_publishes_a_bounded_correct
         assert took < 3.0, f"re-rooting {MEMBERS} members took {took:.2f} s"
         # Every member's stored entry moved (the index is rebuilt from them after a restart).
         stored = app.tables["story_index"].data
-        assert codec.loads(stored[f"member-{MEMBERS - 1}"])["story"] == article_id
+        assert decode_entry(stored[f"member-{MEMBERS - 1}"]).story_id == article_id
 
         # A member that was left out is restated when its decision is read again (its redelivery).
         sender.sent.clear()

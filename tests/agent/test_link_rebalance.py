@@ -17,7 +17,7 @@ from worker import codec
 from worker.app import WorkerMetrics, article_from_plain, link_messages
 from worker.records import Envelope
 from worker.stories import Entry, LinkConfig, StoryIndex, link
-from worker.stories.table import index_from_table
+from worker.stories.table import encode_entry, index_from_table
 
 from test_enrich_agent import SETTINGS, STORIES, RecordingSender, make_app, until
 from test_link_agent import FIRST, LATER, enriched
@@ -92,7 +92,7 @@ def unrelated_entries(count: int, seed: int) -> dict[str, dict]:
             real, article_id=f"filler-{n}",
             minhash=rng.integers(0, 2**32, len(minhash), dtype=np.uint64).astype(minhash.dtype).tobytes(),
             keys=np.unique(rng.integers(-2**62, 2**62, len(keys))).astype(keys.dtype).tobytes())
-        entries[signature.article_id] = codec.dumps(Entry(signature, signature.article_id).to_dict())
+        entries[signature.article_id] = encode_entry(Entry(signature, signature.article_id))
     return entries
 
 

@@ -36,6 +36,8 @@ from worker.kafka.clients import RawMessage, follow, publish
 from worker.kafka.process import WorkerProcess
 from worker.kafka.topics import create_topics
 from worker.settings import Settings
+from worker.stories import Entry
+from worker.stories.table import decode_entry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 logger = logging.getLogger(__name__)
@@ -235,15 +237,15 @@ def validate_events(events: list[dict[str, Any]]) -> None:
         jsonschema.validate(event, schema)
 
 
-async def changelog_entries(settings: Settings, table: str) -> dict[str, Any]:
-    """The table as its changelog topic holds it now (read from the start; the last value of each key)."""
-    entries: dict[str, Any] = {}
-    async for record in follow(settings, [f"{settings.app_id}-{table}-changelog"], idle_timeout=1.5):
+async def story_changelog(settings: Settings) -> dict[str, Entry]:
+    """The story index as its table's changelog topic holds it now (read from the start; each key's last value)."""
+    entries: dict[str, Entry] = {}
+    async for record in follow(settings, [f"{settings.app_id}-story_index-changelog"], idle_timeout=1.5):
         key = codec.loads(record.key)
         if record.value is None:
             entries.pop(key, None)
         else:
-            entries[key] = codec.loads(record.value)
+            entries[key] = decode_entry(record.value)
     return entries
 
 
@@ -274,8 +276,11 @@ async def test_after_sigkill_a_fresh_worker_links_a_follow_up_to_a_story_indexed
             first_id = before.article("ferry-1")["id"]
             # Everything indexed is in the changelog before the crash (table writes are sent asynchronously).
             deadline = time.monotonic() + 30
-            while (entries := await changelog_entries(settings, "story_index")).get(
-                    before.article("ferry-2")["id"], {}).get("story") != first_id or len(entries) < len(indexed):
+            while True:
+                entries = await story_changelog(settings)
+                ferry_2 = entries.get(before.article("ferry-2")["id"])
+                if ferry_2 is not None and ferry_2.story_id == first_id and len(entries) >= len(indexed):
+                    break
                 assert time.monotonic() < deadline, f"the changelog never held the index: {len(entries)} entries"
         finally:
             killed.process.send_signal(signal.SIGKILL)

@@ -6,8 +6,7 @@ import numpy as np
 
 from worker.bench.link import STORY_SIZE, SyntheticCorpus
 from worker.stories import Entry, IndexChange, StoryIndex
-from worker import codec
-from worker.stories.table import index_from_table, write_change
+from worker.stories.table import encode_entry, index_from_table, write_change
 
 
 def _story_of(n: int) -> str:
@@ -63,9 +62,9 @@ def test_eviction_then_compaction_keeps_the_rest_intact_and_frees_the_rows() -> 
 
 def test_restory_moves_a_whole_story_and_the_table_mirror_follows() -> None:
     index, signatures = _filled(20)
-    table: dict[str, dict] = {}
+    table: dict[str, bytes] = {}
     for article_id in index.entries:
-        table[article_id] = codec.dumps(index.entries[article_id].to_dict())
+        table[article_id] = encode_entry(index.entries[article_id])
     change = IndexChange(restory=((_story_of(5), _story_of(0)),))
     index.apply(change)
     write_change(table, index, change)

@@ -21,6 +21,7 @@ from worker.app import MAX_RESTATED, WorkerMetrics, link_messages
 from worker.records import Article, Envelope
 from worker.settings import Settings
 from worker.stories import Entry, LinkConfig, StoryIndex, link
+from worker.stories.table import encode_entry
 
 TEXT = ("HALVERSTON — Flood water reached the old mill district of Halverston on Sunday after the Teme river burst "
         "its banks upstream. Mayor Ines Valcourt said 300 homes were evacuated overnight and the rail bridge was "
@@ -39,7 +40,7 @@ def _story(size: int, article: Article) -> tuple[StoryIndex, dict, dict]:
         member = dataclasses.replace(signature, article_id=f"member-{n}", published=signature.published + 3600 + n)
         entry = Entry(member, "member-0")
         entries.append(entry)
-        table[member.article_id] = codec.dumps(entry.to_dict())
+        table[member.article_id] = encode_entry(entry)
         relation = "new_story" if n == 0 else "same_story"
         event = {"article_id": member.article_id, "source_id": member.article_id, "url": None,
                  "published_at": None, "story_id": "member-0", "relation": relation, "links": [],

@@ -2,7 +2,7 @@
 
 Layout (the same in memory and in a Faust table, so an agent can mirror every change as small table writes):
 - ``entries[article_id]`` → ``Entry(signature, story_id)``: the only state that must be stored. In a Faust
-  table (worker/stories/table.py) the key is the article id and the value ``Entry.to_dict()``; a change writes
+  table (worker/stories/table.py) the key is the article id and the value ``encode_entry(entry)``; a change writes
   one entry, deletes the evicted ones and rewrites the ``story_id`` of the members of a merged/re-rooted story.
 - the LSH buckets, the key postings, the stories and the time order are derived from the entries, rebuilt by
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.

@@ -1,0 +1,66 @@
+"""The story table's values: what the worker keeps in memory per indexed article beside the index, and what a
+restarted worker recovers the index from."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+from worker import codec
+from worker.records import Article
+from worker.stories import Entry, StoryIndex, link, signature_of
+from worker.stories.table import decode_entry, encode_entry, index_from_table
+
+TEXT = ("PORT ELLIS — The harbour reopened on March 3, 2021 after the storm, Mayor Ines Calder said. "
+        "\"We lost 14 boats,\" she said. Grey Gull Lines will add two crossings to Dublin from April.")
+
+
+def entry(article_id: str = "a-1", published: datetime | None = datetime(2021, 3, 4, tzinfo=timezone.utc)) -> Entry:
+    article = Article(id=article_id, source_id=article_id, text=TEXT, published_at=published)
+    return link(StoryIndex(), article)[0].add  # type: ignore[return-value]
+
+
+def test_every_field_survives_the_round_trip_with_and_without_a_publication_time():
+    linked = entry()
+    dated = Entry(dataclasses.replace(linked.signature, event_day=20210303), linked.story_id)
+    assert dated.signature.year == 2021 and dated.signature.keys and dated.signature.published
+    assert decode_entry(encode_entry(dated)) == dated
+    undated = Entry(dataclasses.replace(signature_of(Article(id="é-2", source_id="x", text=TEXT)), published=None),
+                    "story-ü")
+    assert decode_entry(encode_entry(undated)) == undated
+    assert decode_entry(encode_entry(undated)).signature.published is None
+
+
+def test_a_json_value_written_by_an_earlier_version_still_recovers_the_index():
+    old, new = entry("a-old"), entry("a-new")
+    table = {"a-old": codec.dumps(old.to_dict()), "a-new": encode_entry(new)}
+    recovered = index_from_table(table)
+    assert recovered.entries["a-old"] == old and recovered.entries["a-new"] == new
+
+
+def test_a_binary_value_is_about_half_the_json_one():
+    value = entry()
+    assert len(encode_entry(value)) < 0.6 * len(codec.dumps(value.to_dict()))
+
+
+def test_an_unknown_layout_version_is_refused_not_misread():
+    value = bytearray(encode_entry(entry()))
+    value[0] = 9
+    try:
+        decode_entry(bytes(value))
+    except ValueError as error:
+        assert "version 9" in str(error)
+    else:
+        raise AssertionError("a value of another layout was decoded")
+
+
+def test_moving_a_stored_entry_to_another_story_splices_only_its_story_id():
+    from worker.stories.table import _with_story
+
+    stored = entry("a-1")
+    moved = _with_story(encode_entry(stored), "story-longer-than-before")
+    assert moved == encode_entry(Entry(stored.signature, "story-longer-than-before"))
+    assert _with_story(encode_entry(stored), stored.story_id) is None  # nothing to write
+    # a JSON value of an earlier version comes back in the binary layout
+    assert _with_story(codec.dumps(stored.to_dict()), "s-2") == encode_entry(Entry(stored.signature, "s-2"))
+    assert _with_story(codec.dumps(stored.to_dict()), stored.story_id) is None
