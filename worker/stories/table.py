@@ -22,8 +22,10 @@ How the agent uses it (one instance, on a single-partition topic, so it sees eve
 
 from __future__ import annotations
 
+import gc
 import struct
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 
 from worker import codec
 from worker.stories.index import Entry, IndexChange, StoryIndex
@@ -104,5 +106,23 @@ def _with_story(value: bytes, story_id: str) -> bytes | None:
 
 
 def index_from_table(table: Mapping[str, bytes], **options: float) -> StoryIndex:
-    """The in-memory index recovered from the table's entries."""
-    return StoryIndex.from_entries((decode_entry(value) for value in table.values()), **options)
+    """The in-memory index recovered from the table's entries.
+
+    The worker runs this in a thread, but the cyclic garbage collector ran over the hundreds of thousands of
+    entries being decoded, several times per rebuild and holding the GIL throughout: at 60,000 entries the event
+    loop stood still for 0.29 s, and the rebuild took 1.91 s instead of 1.26 s. Entries hold no cycles (reference
+    counting frees them), so automatic collection is paused while they are built.
+    """
+    with _collection_paused():
+        return StoryIndex.from_entries((decode_entry(value) for value in table.values()), **options)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
