@@ -31,6 +31,7 @@ from worker.stories import Entry, IndexChange, LinkConfig, StoryIndex, link
 from worker.stories.index import Candidates
 from worker.stories.link import _score_candidates
 from worker.stories.signature import MAX_FACTS, MAX_KEYS, NUM_PERM, Signature, key_hash, signature_of
+from worker.stories.table import encode_entry
 
 VOCABULARY = 200_000
 KEYS_PER_ARTICLE = MAX_KEYS
@@ -57,6 +58,18 @@ def _rss_bytes() -> int:
         pass
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096
+
+
+def _table_mirror(index: StoryIndex) -> str:
+    """What the worker's story table costs beside the index: Faust's memory store keeps one value per indexed
+    article (``encode_entry``), keyed by its id. Built, measured and dropped again."""
+    before = _rss_bytes()
+    table = {article_id: encode_entry(entry) for article_id, entry in index.entries.items()}
+    growth = _rss_bytes() - before
+    value = sum(len(v) for v in table.values()) / len(table)
+    del table
+    per_article = f"{growth / len(index):.0f} B" if growth >= RSS_NOISE_BYTES else "(noise)"
+    return f"story table mirror: {per_article} RSS per article, values {value:.0f} B"
 
 
 class SyntheticCorpus:
@@ -193,4 +206,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         # applying a change is cheap but now and then merges a level of sorted runs: show the worst pause
         print(f"{'':<10} apply p50 {statistics.median(applies) * 1e3:.3f} ms, slowest {slowest_apply * 1e3:.0f} ms")
+        print(f"{'':<10} {_table_mirror(index)}")
     return 0
