@@ -16,8 +16,7 @@ import dataclasses
 import time
 from datetime import datetime, timezone
 
-from worker import codec
-from worker.app import MAX_RESTATED, WorkerMetrics, link_messages
+from worker.app import MAX_RESTATED, WorkerMetrics, keep_decision, link_messages
 from worker.records import Article, Envelope
 from worker.settings import Settings
 from worker.stories import Entry, LinkConfig, StoryIndex, link
@@ -48,7 +47,7 @@ def _story(size: int, article: Article) -> tuple[StoryIndex, dict, dict]:
         followup = {"story_id": "member-0", "relation": relation, "links": [], "new_facts": [],
                     "evidence": {"shared_keys": [], "shared_quotes": 0, "text_overlap": 0.0}, "updates": [],
                     "unlinkable": None}
-        decisions[member.article_id] = codec.dumps({"followup": followup, "event": event})
+        decisions[member.article_id] = keep_decision({"followup": followup, "event": event})
     return StoryIndex.from_entries(entries), table, decisions
 
 
