@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from worker.bench.link import SyntheticCorpus
-from worker.evaluation.stories import Document, decision_errors, load_ecb, scores
+from worker.evaluation.stories import Document, _kept_sizes, decision_errors, load_ecb, scores
 from worker.records import Article
 from worker.stories import Entry, FollowUp, IndexChange, Link, StoryIndex, StoryUpdate, link, signature_of
 
@@ -51,6 +53,24 @@ def test_wrong_decisions_are_told_apart_by_what_the_linker_could_have_known() ->
     ]
     kinds = decision_errors(decisions, articles)
     assert kinds == {"first_linked": 1, "missed": 1, "joined_other": 1, "merged_other": 1}
+
+
+def test_what_the_worker_keeps_per_article_is_reported_from_the_real_encodings() -> None:
+    from worker.stories import StoryLinker
+
+    texts = {"p1": "Flood waters rose in Lorrin on Monday, the mayor said, and 300 homes were evacuated.",
+             "p2": "Flood waters in Lorrin fell on Wednesday; the mayor said 300 homes were evacuated and 2 bridges "
+                   "were closed. Engineers will inspect the dam on Friday, officials said."}
+    linker, decisions, articles = StoryLinker(), [], {}
+    for n, (doc_id, text) in enumerate(texts.items()):
+        articles[doc_id] = Article(id=doc_id, source_id=doc_id, text=text,
+                                   published_at=datetime(2024, 3, 4 + 2 * n, tzinfo=timezone.utc))
+        decisions.append((doc(doc_id, "1", "ecb"), linker.link_one(articles[doc_id]).followup))
+    line = _kept_sizes(decisions, articles)
+    sizes = re.search(r"value (\d+) B, decision (\d+) B \((\d+) B of JSON\)", line)
+    assert sizes, line
+    value, kept, plain = (int(x) for x in sizes.groups())
+    assert 0 < value < 1000 and 0 < kept < plain
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "ecbplus-odd").is_dir(), reason="shared folder absent")

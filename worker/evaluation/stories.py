@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from worker.codec import dumps
+from worker.codec import dumps, to_plain
 from worker.pipeline import build_pipeline
 from worker.records import Article, Envelope, Origin, Span
 from worker.settings import Settings
-from worker.stories import FollowUp, LinkConfig, StoryLinker
+from worker.stories import Entry, FollowUp, LinkConfig, StoryLinker, followup_event, signature_of
 from worker.stories.signature import prose
 
 _NAME = re.compile(r"^(\d+)_(\d+)(ecbplus|ecb)\.xml$")
@@ -147,6 +147,24 @@ def decision_errors(decisions: list[tuple[Document, FollowUp]], articles: dict[s
     return kinds
 
 
+def _kept_sizes(decisions: list[tuple[Document, FollowUp]], articles: dict[str, Article]) -> str:
+    """What the worker keeps per linked article in its two tables, on these articles: the story-table value and
+    the kept decision (what ``link_messages`` writes)."""
+    from worker.app import keep_decision
+    from worker.stories.table import encode_entry
+
+    entries, plain, kept = [], [], []
+    for doc, followup in decisions:
+        article = articles[doc.doc_id]
+        entries.append(len(encode_entry(Entry(signature_of(article), followup.story_id))))
+        decision = {"followup": to_plain(followup), "event": followup_event(article, followup)}
+        plain.append(len(dumps(decision)))
+        kept.append(len(keep_decision(decision)))
+    n = max(len(decisions), 1)
+    return (f"{'  kept per article':<22} story-table value {sum(entries) / n:.0f} B, decision {sum(kept) / n:.0f} B "
+            f"({sum(plain) / n:.0f} B of JSON)")
+
+
 def tfidf_nearest(stream: list[tuple[Document, datetime]]) -> list[tuple[str, str | None, float]]:
     """Online TF-IDF: each document's nearest earlier document and the cosine (vectors fixed when seen).
 
@@ -263,6 +281,7 @@ def evaluate_seed(
     errors = decision_errors(decisions, articles)
     print(f"{'  wrong decisions':<22} " + ", ".join(f"{kind} {errors[kind]}" for kind in _ERROR_KINDS)
           + f" (of {len(decisions)})")
+    print(_kept_sizes(decisions, articles))
     nearest = tfidf_nearest(stream)
     best = max(
         ((t, scores(documents, tfidf_baseline(nearest, t))) for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)),
