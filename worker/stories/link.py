@@ -223,7 +223,9 @@ class _Scored:
         return round(max(self.text, self.keys) - self.penalty, 4)
 
 
-def _score_candidates(index: StoryIndex, signature: Signature, published: float | None, config: LinkConfig) -> list[_Scored]:
+def _score_candidates(
+    index: StoryIndex, signature: Signature, published: float | None, config: LinkConfig
+) -> list[_Scored]:
     """Score every candidate at once (numpy over the candidates' rows): text, weighted keys, penalties."""
     block = index.candidate_block(signature, config.max_candidates)
     if not len(block):
