@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from worker import codec
-from worker.app import keep_decision, read_decision
+from worker.stories.table import keep_decision, read_decision
 from worker.records import Article
 from worker.stories import StoryLinker, followup_event
 

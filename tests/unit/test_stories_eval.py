@@ -67,7 +67,7 @@ def test_what_the_worker_keeps_per_article_is_reported_from_the_real_encodings()
                                    published_at=datetime(2024, 3, 4 + 2 * n, tzinfo=timezone.utc))
         decisions.append((doc(doc_id, "1", "ecb"), linker.link_one(articles[doc_id]).followup))
     line = _kept_sizes(decisions, articles)
-    sizes = re.search(r"value (\d+) B, decision (\d+) B \((\d+) B of JSON\)", line)
+    sizes = re.search(r"value (\d+) B \(\d+ B as JSON\), decision (\d+) B \((\d+) B of JSON", line)
     assert sizes, line
     value, kept, plain = (int(x) for x in sizes.groups())
     assert 0 < value < 1000 and 0 < kept < plain

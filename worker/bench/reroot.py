@@ -16,11 +16,11 @@ import dataclasses
 import time
 from datetime import datetime, timezone
 
-from worker.app import MAX_RESTATED, WorkerMetrics, keep_decision, link_messages
+from worker.app import MAX_RESTATED, WorkerMetrics, link_messages
 from worker.records import Article, Envelope
 from worker.settings import Settings
 from worker.stories import Entry, LinkConfig, StoryIndex, link
-from worker.stories.table import encode_entry
+from worker.stories.table import encode_entry, keep_decision
 
 TEXT = ("HALVERSTON — Flood water reached the old mill district of Halverston on Sunday after the Teme river burst "
         "its banks upstream. Mayor Ines Valcourt said 300 homes were evacuated overnight and the rail bridge was "

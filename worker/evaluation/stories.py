@@ -28,6 +28,7 @@ from worker.records import Article, Envelope, Origin, Span
 from worker.settings import Settings
 from worker.stories import Entry, FollowUp, LinkConfig, StoryLinker, followup_event, signature_of
 from worker.stories.signature import prose
+from worker.stories.table import encode_entry, keep_decision
 
 _NAME = re.compile(r"^(\d+)_(\d+)(ecbplus|ecb)\.xml$")
 _ERROR_KINDS = ("missed", "first_linked", "joined_other", "merged_other")
@@ -150,19 +151,22 @@ def decision_errors(decisions: list[tuple[Document, FollowUp]], articles: dict[s
 def _kept_sizes(decisions: list[tuple[Document, FollowUp]], articles: dict[str, Article]) -> str:
     """What the worker keeps per linked article in its two tables, on these articles: the story-table value and
     the kept decision (what ``link_messages`` writes)."""
-    from worker.app import keep_decision
-    from worker.stories.table import encode_entry
-
-    entries, plain, kept = [], [], []
+    entries, entries_json, plain, kept = [], [], [], []
+    compressing = 0.0
     for doc, followup in decisions:
         article = articles[doc.doc_id]
-        entries.append(len(encode_entry(Entry(signature_of(article), followup.story_id))))
+        entry = Entry(signature_of(article), followup.story_id)
+        entries.append(len(encode_entry(entry)))
+        entries_json.append(len(dumps(entry.to_dict())))
         decision = {"followup": to_plain(followup), "event": followup_event(article, followup)}
         plain.append(len(dumps(decision)))
+        started = time.perf_counter()
         kept.append(len(keep_decision(decision)))
+        compressing += time.perf_counter() - started
     n = max(len(decisions), 1)
-    return (f"{'  kept per article':<22} story-table value {sum(entries) / n:.0f} B, decision {sum(kept) / n:.0f} B "
-            f"({sum(plain) / n:.0f} B of JSON)")
+    return (f"{'  kept per article':<22} story-table value {sum(entries) / n:.0f} B ({sum(entries_json) / n:.0f} B as "
+            f"JSON), decision {sum(kept) / n:.0f} B ({sum(plain) / n:.0f} B of JSON, "
+            f"{compressing / n * 1e6:.0f} us to keep)")
 
 
 def tfidf_nearest(stream: list[tuple[Document, datetime]]) -> list[tuple[str, str | None, float]]:

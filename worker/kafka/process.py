@@ -13,8 +13,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from worker.settings import Settings
 
@@ -41,12 +43,15 @@ def sample_matches(line: str, name: str, labels: dict[str, str]) -> bool:
     >>> sample_matches('x_total{topic="ab"} 3.0', "x_total", {"topic": "a"}), sample_matches("x_total 1.0", "x", {})
     (False, False)
     """
-    if line.startswith(name + " "):
-        return not labels
-    if not line.startswith(name + "{"):
-        return False
-    carried = line[len(name) + 1 : line.rindex("}")]
-    return all(f'{key}="{value}"' in carried.split(",") for key, value in labels.items())
+    return any(True for _ in _matching(line + "\n", name, labels))
+
+
+def _matching(text: str, name: str, labels: dict[str, str]) -> Iterator[float]:
+    """The values of the samples of ``name`` in Prometheus ``text`` that carry all of ``labels``."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                yield sample.value
 
 
 class WorkerProcess:
@@ -89,8 +94,7 @@ class WorkerProcess:
         status, body = self.get("/metrics")
         if status != 200:
             return 0.0
-        return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-                   if sample_matches(line, name, labels))
+        return sum(_matching(body.decode(), name, labels))
 
     def produced(self, topic: str) -> float:
         """Messages the worker has published to ``topic`` (its /metrics: cheaper than consuming them)."""
