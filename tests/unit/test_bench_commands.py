@@ -43,8 +43,12 @@ def test_bench_link_beats_the_brute_force_scan_and_reports_memory(capsys):
         # a tiny index may grow RSS by less than the allocator's churn; then the bench says so instead of a figure
         assert rss == "(noise)" or int(rss.removesuffix(" B")) > 0
         assert int(packed) > 0
-    mirrors = re.findall(r"story table mirror: (\d+ B|\(noise\)) RSS per article, values (\d+) B", out)
-    assert len(mirrors) == 2 and all(int(value) > 0 for _, value in mirrors), out
+    mirrors = re.findall(r"story table mirror: (\d+ B|\(noise\)) RSS per article, values (\d+) B \(as JSON (\d+) B\)",
+                         out)
+    assert len(mirrors) == 2 and all(0 < int(value) < int(json) for _, value, json in mirrors), out
+    rebuilds = re.findall(r"rebuild from the table: ([\d.]+) s, longest event-loop stall \d+ ms; "
+                          r"with the collector running ([\d.]+) s, stall \d+ ms", out)
+    assert len(rebuilds) == 2, out
     # At 1,200 indexed articles the index lookup must already be cheaper than scanning every entry.
     assert float(rows[-1][3]) > float(rows[-1][1])
 

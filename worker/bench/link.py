@@ -17,21 +17,25 @@ measure the neighbours); the wall-clock p50 is printed beside it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ctypes
 import gc
+import itertools
 import statistics
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import numpy as np
 
+from worker import codec
 from worker.records import Article
 from worker.settings import Settings
 from worker.stories import Entry, IndexChange, LinkConfig, StoryIndex, link
 from worker.stories.index import Candidates
 from worker.stories.link import _score_candidates
 from worker.stories.signature import MAX_FACTS, MAX_KEYS, NUM_PERM, Signature, key_hash, signature_of
-from worker.stories.table import encode_entry
+from worker.stories.table import decode_entry, encode_entry, index_from_table
 
 VOCABULARY = 200_000
 KEYS_PER_ARTICLE = MAX_KEYS
@@ -60,16 +64,50 @@ def _rss_bytes() -> int:
         return int(statm.read().split()[1]) * 4096
 
 
-def _table_mirror(index: StoryIndex) -> str:
-    """What the worker's story table costs beside the index: Faust's memory store keeps one value per indexed
-    article (``encode_entry``), keyed by its id. Built, measured and dropped again."""
+def _table_mirror(index: StoryIndex) -> tuple[str, str]:
+    """What the worker's story table costs beside the index, and rebuilding the index from it as a worker that
+    takes the linking partition over does. Faust's memory store keeps one value per indexed article
+    (``encode_entry``), keyed by its id. Built, measured and dropped again."""
     before = _rss_bytes()
     table = {article_id: encode_entry(entry) for article_id, entry in index.entries.items()}
     growth = _rss_bytes() - before
     value = sum(len(v) for v in table.values()) / len(table)
-    del table
+    sample = list(itertools.islice(index.entries.values(), 10_000))
+    as_json = sum(len(codec.dumps(entry.to_dict())) for entry in sample) / len(sample)
     per_article = f"{growth / len(index):.0f} B" if growth >= RSS_NOISE_BYTES else "(noise)"
-    return f"story table mirror: {per_article} RSS per article, values {value:.0f} B"
+    memory = f"story table mirror: {per_article} RSS per article, values {value:.0f} B (as JSON {as_json:.0f} B)"
+    rebuilt, stall = _rebuild_beside_a_loop(lambda: index_from_table(table))
+    # the same rebuild with the garbage collector left running, as before index_from_table paused it
+    baseline, baseline_stall = _rebuild_beside_a_loop(
+        lambda: StoryIndex.from_entries(decode_entry(v) for v in table.values()))
+    rebuild = (f"rebuild from the table: {rebuilt:.2f} s, longest event-loop stall {stall * 1e3:.0f} ms; "
+               f"with the collector running {baseline:.2f} s, stall {baseline_stall * 1e3:.0f} ms")
+    return memory, rebuild
+
+
+def _rebuild_beside_a_loop(rebuild: Callable[[], StoryIndex]) -> tuple[float, float]:
+    """Run ``rebuild`` in a thread, as the linking agent does, while the event loop ticks every 10 ms:
+    (seconds taken, longest time the loop stood still)."""
+
+    async def measure() -> tuple[float, float]:
+        longest, done = 0.0, asyncio.Event()
+
+        async def tick() -> None:
+            nonlocal longest
+            while not done.is_set():
+                before = time.perf_counter()
+                await asyncio.sleep(0.01)
+                longest = max(longest, time.perf_counter() - before - 0.01)
+
+        ticker = asyncio.ensure_future(tick())
+        started = time.perf_counter()
+        await asyncio.to_thread(rebuild)
+        took = time.perf_counter() - started
+        done.set()
+        await ticker
+        return took, longest
+
+    return asyncio.run(measure())
 
 
 class SyntheticCorpus:
@@ -206,5 +244,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         # applying a change is cheap but now and then merges a level of sorted runs: show the worst pause
         print(f"{'':<10} apply p50 {statistics.median(applies) * 1e3:.3f} ms, slowest {slowest_apply * 1e3:.0f} ms")
-        print(f"{'':<10} {_table_mirror(index)}")
+        for line in _table_mirror(index):
+            print(f"{'':<10} {line}")
     return 0
