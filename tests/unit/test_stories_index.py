@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
+import pytest
 
 from worker.bench.link import STORY_SIZE, SyntheticCorpus
 from worker.stories import Entry, IndexChange, StoryIndex
+from worker.stories import index as index_module
 from worker.stories.table import encode_entry, index_from_table, write_change
 
 
@@ -89,9 +93,18 @@ def test_packed_bytes_per_indexed_article_stay_under_a_kilobyte() -> None:
     assert rows.size == len(index) and np.all(np.diff(rows) > 0)
 
 
-def test_recovery_in_bulk_builds_the_same_index_as_applying_one_entry_at_a_time() -> None:
+@pytest.mark.parametrize("step", [None, 1_024])
+def test_recovery_in_bulk_builds_the_same_index_as_applying_one_entry_at_a_time(
+    step: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     incremental, signatures = _filled(9_000)
-    recovered = StoryIndex.from_entries(Entry.from_dict(incremental.entries[s.article_id].to_dict()) for s in signatures)
+    stored = [Entry.from_dict(incremental.entries[s.article_id].to_dict()) for s in signatures]
+    if step is not None:
+        # a rebuild of many steps (the last one short), from a table in another order than publication
+        monkeypatch.setattr(index_module, "_LOAD_CHUNK", step)
+        random.Random(4).shuffle(stored)
+    recovered = StoryIndex.from_entries(stored)
+    assert len(stored) == 9_000  # the caller's list is left as it was (the rebuild frees only its own copies)
     assert len(recovered) == len(incremental)
     for n in (0, 4_097, 8_999):
         assert recovered.entries[signatures[n].article_id] == incremental.entries[signatures[n].article_id]

@@ -22,6 +22,7 @@ is a binary search in each of O(log n) runs, and scoring reads the candidates' r
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from array import array
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from worker.stories.signature import MAX_FACTS, MAX_KEYS, MAX_LEADS, MAX_QUOTES, NUM_PERM, Signature
+from worker.stories.signature import BANDS, MAX_FACTS, MAX_KEYS, MAX_LEADS, MAX_QUOTES, NUM_PERM, Signature
 
 DEFAULT_RETENTION_SECONDS = 14 * 24 * 3600.0
 _ROW_MASK = np.uint64(0xFFFFFFFF)
@@ -335,6 +336,31 @@ class _Columns:
         dtype, width = self.SPEC[name]
         return np.zeros((capacity, width) if width else capacity, dtype=dtype)
 
+    def fill(self, start: int, entries: list[Entry], signatures: list[Signature]) -> None:
+        """Write the rows ``start..`` of ``entries`` (their ``signatures`` given too) into allocated columns."""
+        end = start + len(entries)
+        a = self.arrays
+        a["minhash"][start:end] = np.frombuffer(b"".join([s.minhash for s in signatures]), dtype="<u2").reshape(
+            len(entries), -1)
+        for name, count_name, blobs in (
+            ("keys", "key_count", [s.keys for s in signatures]),
+            ("leads", "lead_count", [s.leads for s in signatures]),
+            ("facts", "fact_count", [s.facts for s in signatures]),
+            ("quotes", "quote_count", [s.quotes for s in signatures]),
+        ):
+            column = a[name]
+            width, itemsize = column.shape[1], column.dtype.itemsize
+            blobs = [blob[: width * itemsize] for blob in blobs]
+            lengths = np.fromiter((len(blob) // itemsize for blob in blobs), dtype=np.int64, count=len(blobs))
+            present = np.arange(width)[None, :] < lengths[:, None]
+            column[start:end][present] = np.frombuffer(b"".join(blobs), dtype=column.dtype)
+            a[count_name][start:end] = lengths
+        a["fact_limit"][start:end] = [s.fact_limit for s in signatures]
+        a["words"][start:end] = [s.words for s in signatures]
+        a["year"][start:end] = [s.year for s in signatures]
+        a["event_day"][start:end] = [s.event_day for s in signatures]
+        a["published"][start:end] = [math.nan if e.published is None else e.published for e in entries]
+
     def append(self) -> int:
         if self.size == self.capacity:
             self.capacity *= 2
@@ -418,6 +444,16 @@ class _EntryView(Mapping[str, Entry]):
         return self._index._live
 
 
+_LOAD_CHUNK = 20_000  # rows per step of a rebuild: each step holds the GIL for a few milliseconds at most
+
+
+def _release(items: list) -> None:
+    """Empty ``items`` a slice at a time. Freeing a million entries with their list is one call that holds the
+    GIL for about half a second; a slice of 20,000 takes a few milliseconds, and other threads run in between."""
+    while items:
+        del items[-_LOAD_CHUNK:]
+
+
 class StoryIndex:
     """In-memory index; read by ``link`` (never written by it) and changed by ``apply``."""
 
@@ -448,7 +484,15 @@ class StoryIndex:
     def from_entries(cls, entries: Iterable[Entry], **options: float) -> StoryIndex:
         """Rebuild the derived structures from stored entries (what a recovered Faust table holds)."""
         index = cls(**options)  # type: ignore[arg-type]
-        index._load(sorted(entries, key=lambda e: e.published or 0.0))
+        entries = list(entries)
+        # publication order by a numpy sort, which lets go of the GIL: ``list.sort`` holds it for the whole sort,
+        # and the worker rebuilds in a thread beside its event loop
+        published = np.fromiter((e.published or 0.0 for e in entries), dtype=np.float64, count=len(entries))
+        order = np.argsort(published, kind="stable")
+        ordered = [entries[i] for start in range(0, order.size, _LOAD_CHUNK)
+                   for i in order[start : start + _LOAD_CHUNK].tolist()]
+        _release(entries)
+        index._load(ordered)
         return index
 
     def _load(self, entries: list[Entry]) -> None:
@@ -460,25 +504,10 @@ class StoryIndex:
         self._cols = _Columns(capacity=max(1024, 1 << (count - 1).bit_length()))
         self._cols.size = count
         a = self._cols.arrays
-        a["minhash"][:count] = np.frombuffer(b"".join(s.minhash for s in signatures), dtype="<u2").reshape(count, -1)
-        for name, count_name, blobs in (
-            ("keys", "key_count", [s.keys for s in signatures]),
-            ("leads", "lead_count", [s.leads for s in signatures]),
-            ("facts", "fact_count", [s.facts for s in signatures]),
-            ("quotes", "quote_count", [s.quotes for s in signatures]),
-        ):
-            column = a[name]
-            width, itemsize = column.shape[1], column.dtype.itemsize
-            blobs = [blob[: width * itemsize] for blob in blobs]
-            lengths = np.fromiter((len(blob) // itemsize for blob in blobs), dtype=np.int64, count=count)
-            present = np.arange(width)[None, :] < lengths[:, None]
-            column[:count][present] = np.frombuffer(b"".join(blobs), dtype=column.dtype)
-            a[count_name][:count] = lengths
-        a["fact_limit"][:count] = [s.fact_limit for s in signatures]
-        a["words"][:count] = [s.words for s in signatures]
-        a["year"][:count] = [s.year for s in signatures]
-        a["event_day"][:count] = [s.event_day for s in signatures]
-        a["published"][:count] = [math.nan if e.published is None else e.published for e in entries]
+        # A slice of rows at a time: the worker rebuilds in a thread beside its event loop, and a join or an array
+        # made from a list of a million items is one call that holds the GIL for tens to hundreds of milliseconds
+        for start in range(0, count, _LOAD_CHUNK):
+            self._cols.fill(start, entries[start : start + _LOAD_CHUNK], signatures[start : start + _LOAD_CHUNK])
         a["story"][:count] = -1
         a["alive"][:count] = True
         for signature in signatures:
@@ -486,17 +515,23 @@ class StoryIndex:
         rows = np.arange(count, dtype=np.uint64)
         id_hashes = np.fromiter((_id_hash(s.article_id) for s in signatures), dtype=np.uint64, count=count)
         self._id_rows = _PackedMultiMap.from_pairs(id_hashes, rows)
-        buckets = np.asarray([s.bands() for s in signatures], dtype=np.uint64)
-        self._bands = _PackedMultiMap.from_pairs(buckets.reshape(-1), np.repeat(rows, buckets.shape[1]))
+        # ``np.fromiter`` over a generator lets other threads in between items, where ``np.asarray`` of a list of
+        # lists did not; the rows of the pairs come from calls that let go of the GIL (ufuncs, a boolean mask)
+        # rather than from ``np.repeat``, which holds it
+        bands = np.fromiter(itertools.chain.from_iterable(s.bands() for s in signatures), dtype=np.uint64,
+                            count=count * BANDS)
+        self._bands = _PackedMultiMap.from_pairs(bands, np.arange(count * BANDS, dtype=np.uint64) // np.uint64(BANDS))
         present = np.arange(MAX_KEYS)[None, :] < a["key_count"][:count, None]
         keys = a["keys"][:count][present]
-        self._postings = _PackedMultiMap.from_pairs(keys, np.repeat(rows, a["key_count"][:count].astype(np.int64)))
+        self._postings = _PackedMultiMap.from_pairs(keys, np.broadcast_to(rows[:, None], present.shape)[present])
         self._frequencies.load(*np.unique(keys, return_counts=True))
         self._live = count
         published = [e.published for e in entries if e.published is not None]
         self.watermark = max(published) if published else None
         for row, entry in enumerate(entries):
             self._join(row, entry.story_id)
+        _release(signatures)
+        _release(entries)
 
     def __len__(self) -> int:
         return self._live
