@@ -167,6 +167,10 @@ class WorkerMetrics:
         self.rewinds = Counter("newsworker_link_rewinds",
                                "Times the linking agent was handed a record past its cursor and read the skipped "
                                "records again.", registry=self.registry)
+        self.unreadable_state = Counter("newsworker_unreadable_state",
+                                        "Values of the linking agent's tables that could not be read (left as they "
+                                        "are; the article is linked without them).", ["table"],
+                                        registry=self.registry)
         self.redelivered = Counter("newsworker_redelivered_records",
                                    "Records delivered again at an offset this worker had already taken; skipped.",
                                    ["topic"], registry=self.registry)
@@ -661,12 +665,17 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
             if index is None:
                 started = time.perf_counter()
                 entries = dict(story_table.items())
-                # Off the event loop: it takes seconds for a large table (about 4 s per 100,000 entries measured
-                # here), and a loop blocked that long misses heartbeats and gets the worker out of its group.
-                index = await asyncio.to_thread(index_from_table, entries,
+                unreadable: list[str] = []
+                # Off the event loop: it takes seconds for a large table (about 2 s per 100,000 entries measured
+                # by bench link), and a loop blocked that long misses heartbeats and gets the worker out of its group.
+                index = await asyncio.to_thread(index_from_table, entries, unreadable,
                                                 retention_seconds=link_config.retention_seconds)
                 logger.info("story index rebuilt from %d table entries in %.1f s", len(index.entries),
                             time.perf_counter() - started)
+                if unreadable:
+                    metrics.unreadable_state.labels("stories").inc(len(unreadable))
+                    logger.error("%d story table values could not be read and were left out of the index "
+                                 "(first: %s)", len(unreadable), ", ".join(unreadable[:5]))
             envelope = envelope_from_message(event.message)
             now = datetime.now(timezone.utc)
             try:
@@ -859,9 +868,11 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
     later article moved it to another story without restating it, its decision restated now). A linking
     failure must not cost the article: it is published unlinked, with a notice saying why.
     """
-    earlier = decisions.get(article.id)
-    if earlier is not None:
-        kept = current_decision(index, decisions, article.id, read_decision(earlier))
+    if article.id in decisions:
+        kept = kept_decision(decisions, article.id, metrics)
+        if kept is None:  # delivered again, and what was decided for it cannot be read: it goes out unlinked
+            return [unlinked_message(article, envelope, settings, "its kept decision could not be read")]
+        kept = current_decision(index, decisions, article.id, kept)
         followup_plain, event = kept["followup"], kept["event"]
     else:
         started = time.perf_counter()
@@ -879,15 +890,12 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             decisions[article.id] = keep_decision({"followup": followup_plain, "event": event})
             decisions[PROGRESS_KEY] = progress_after(decisions, envelope.origin.offset)
             for update in event["updates"]:
-                member = decisions.get(update["article_id"])
+                member = kept_decision(decisions, update["article_id"], metrics)
                 if member is not None:
-                    moved = restated_decision(read_decision(member), update, event)
-                    decisions[update["article_id"]] = keep_decision(moved)
+                    decisions[update["article_id"]] = keep_decision(restated_decision(member, update, event))
         except Exception as exc:
             logger.exception("linking failed for article %s from %s", article.id, envelope.origin.describe())
-            notice = {"stage": "followup", "reason": f"linking failed: {type(exc).__name__}: {exc}"}
-            unlinked = dataclasses.replace(article, notices=(*article.notices, notice))
-            return [OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(unlinked), envelope)]
+            return [unlinked_message(article, envelope, settings, f"linking failed: {type(exc).__name__}: {exc}")]
         finally:
             metrics.observe_stage("followup", time.perf_counter() - started, 1)
     linked = dataclasses.replace(article, followup=followup_plain)
@@ -900,12 +908,12 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
     for update in event["updates"]:
         if update["article_id"] == article.id:
             continue  # a restated decision names its own move: its event above is already the current one
-        member = decisions.get(update["article_id"])
-        if member is None:  # evicted meanwhile: nothing left to correct
+        member = kept_decision(decisions, update["article_id"], metrics)
+        if member is None:  # evicted meanwhile (or unreadable): nothing left to correct
             logger.warning("no decision kept for %s, moved to story %s by %s", update["article_id"],
                            update["story_id"], article.id)
             continue
-        restated = read_decision(member)["event"]
+        restated = member["event"]
         messages.append(OutgoingMessage(settings.topic_followups, restated["story_id"].encode(),
                                         codec.dumps(restated), envelope))
     return messages
@@ -927,6 +935,27 @@ def bounded_updates(updates: Sequence[StoryUpdate], most: int) -> tuple[tuple[St
     roots = [u for u in updates if u.article_id == u.previous_story_id]
     others = (u for u in updates if u.article_id != u.previous_story_id)
     return (*roots[:most], *itertools.islice(others, max(most - len(roots), 0))), len(updates) - most
+
+
+def unlinked_message(article: Article, envelope: Envelope, settings: Settings, reason: str) -> OutgoingMessage:
+    """``article`` as it goes out when it could not be linked: without a followup, with a notice saying why."""
+    notice = {"stage": "followup", "reason": reason}
+    unlinked = dataclasses.replace(article, notices=(*article.notices, notice))
+    return OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(unlinked), envelope)
+
+
+def kept_decision(decisions: Any, article_id: str, metrics: WorkerMetrics) -> dict[str, Any] | None:
+    """The decision kept for ``article_id``; None when none is kept or it cannot be read (logged and counted, and
+    left as it is: the decision it belongs to goes on without it)."""
+    value = decisions.get(article_id)
+    if value is None:
+        return None
+    try:
+        return read_decision(value)
+    except Exception as exc:  # zlib, UTF-8 or JSON: a damaged value, or one a newer version wrote
+        metrics.unreadable_state.labels("decisions").inc()
+        logger.error("the decision kept for %s could not be read: %s: %s", article_id, type(exc).__name__, exc)
+        return None
 
 
 def current_decision(index: StoryIndex, decisions: Any, article_id: str, kept: dict[str, Any]) -> dict[str, Any]:

@@ -123,3 +123,26 @@ async def test_rebuilding_a_large_index_does_not_block_the_event_loop():
     assert sender.bodies("out.articles")[0]["followup"]["relation"] == "new_story"
     assert took > 0.5, f"the rebuild took {took:.2f} s: too small a table to tell"
     assert longest_pause < 0.15, f"the event loop stood still for {longest_pause:.2f} s of {took:.2f} s"
+
+
+async def test_values_the_tables_cannot_read_are_left_alone_counted_and_linking_goes_on():
+    sender = RecordingSender()
+    app = make_app(sender)
+    link_elsewhere(app, ELSEWHERE)  # a readable entry and decision, as recovered from the changelog
+    first_id = article_from_plain(codec.loads(enriched(FIRST))).id
+    story_table, decisions = app.tables["story_index"], app.tables["followup_decisions"]
+    newer_layout, damaged = b"\x02" + bytes(40), b"\x78\x01 cut short"
+    story_table.data[first_id] = newer_layout
+    decisions.data[first_id] = damaged
+    async with app.newsworker_link_agent.test_context() as agent:
+        await agent.put(enriched(LATER), key=b"quay-2")  # the index is rebuilt here, without the first article
+        await agent.put(enriched(FIRST), key=b"quay-1")  # delivered again: what was decided for it is unreadable
+        await until(lambda: len(sender.sent) == 3)
+    later, first = sender.bodies("out.articles")
+    assert later["followup"]["relation"] == "new_story"  # its earlier article could not be read back
+    assert first["followup"] is None
+    assert first["notices"][-1] == {"stage": "followup", "reason": "its kept decision could not be read"}
+    metrics = app.newsworker.metrics.render().decode()
+    assert 'newsworker_unreadable_state_total{table="stories"} 1.0' in metrics
+    assert 'newsworker_unreadable_state_total{table="decisions"} 1.0' in metrics
+    assert story_table.data[first_id] == newer_layout and decisions.data[first_id] == damaged  # for a newer version

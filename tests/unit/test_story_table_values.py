@@ -64,3 +64,27 @@ def test_moving_a_stored_entry_to_another_story_splices_only_its_story_id():
     # a JSON value of an earlier version comes back in the binary layout
     assert _with_story(codec.dumps(stored.to_dict()), "s-2") == encode_entry(Entry(stored.signature, "s-2"))
     assert _with_story(codec.dumps(stored.to_dict()), stored.story_id) is None
+
+
+def test_a_value_cut_short_anywhere_is_refused_not_misread():
+    linked = entry()
+    # with its last field (the leads) not empty: a cut inside it leaves a short slice, not a failing unpack
+    value = encode_entry(Entry(dataclasses.replace(linked.signature, leads=bytes(range(8))), linked.story_id))
+    for end in range(len(value)):
+        try:
+            decode_entry(value[:end])
+        except Exception:
+            continue
+        raise AssertionError(f"a value cut at byte {end} of {len(value)} was decoded")
+
+
+def test_the_rebuild_leaves_unreadable_values_out_and_names_them():
+    good, newer, cut = entry("a-good"), bytearray(encode_entry(entry("a-newer"))), encode_entry(entry("a-cut"))
+    newer[0] = 2  # a layout this version does not know, as a newer version would write it
+    table = {"a-good": encode_entry(good), "a-newer": bytes(newer), "a-cut": cut[: len(cut) // 2],
+             "a-junk": b"{not json"}
+    unreadable: list[str] = []
+    recovered = index_from_table(table, unreadable)
+    assert sorted(unreadable) == ["a-cut", "a-junk", "a-newer"]
+    assert list(recovered.entries) == ["a-good"] and recovered.entries["a-good"] == good
+    assert table["a-newer"] == bytes(newer)  # left in the table for a version that reads it

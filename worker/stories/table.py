@@ -31,7 +31,7 @@ from contextlib import contextmanager
 
 from worker import codec
 from worker.stories.index import Entry, IndexChange, StoryIndex
-from worker.stories.signature import Signature
+from worker.stories.signature import NUM_PERM, Signature
 
 # version, has a publication time, publication time, fact limit, words, year, event day; then 7 byte strings
 # (article id, story id, MinHash, keys, quotes, facts, leads), each after its uint32 length. Little-endian.
@@ -69,6 +69,10 @@ def decode_entry(value: bytes) -> Entry:
         fields.append(value[at + _LENGTH.size : at + _LENGTH.size + size])
         at += _LENGTH.size + size
     article_id, story_id, minhash, keys, quotes, facts, leads = fields
+    # a slice past the end comes back short rather than failing: check that every field was there in full
+    if at != len(value) or len(minhash) != 2 * NUM_PERM or len(facts) % 2 or any(
+            len(f) % 4 for f in (keys, quotes, leads)):
+        raise ValueError("story table value is cut short or damaged")
     signature = Signature(article_id.decode(), published if timed else None, minhash, keys, quotes, facts,
                           fact_limit, words, leads, year, event_day)
     return Entry(signature, story_id.decode())
@@ -107,8 +111,13 @@ def _with_story(value: bytes, story_id: str) -> bytes | None:
     return value[:at] + _LENGTH.pack(len(new)) + new + value[end:]
 
 
-def index_from_table(table: Mapping[str, bytes], **options: float) -> StoryIndex:
+def index_from_table(table: Mapping[str, bytes], unreadable: list[str] | None = None, **options: float) -> StoryIndex:
     """The in-memory index recovered from the table's entries.
+
+    A value that does not decode (a layout written by a newer version during a rolling downgrade, a damaged
+    record) is left out of the index and its key added to ``unreadable``: one bad value must not keep every
+    worker that takes the linking partition over from starting. The value stays in the table for a version that
+    can read it.
 
     The worker runs this in a thread, but the cyclic garbage collector ran over the objects being decoded, and
     over everything else the worker holds, several times per rebuild and under the GIL: at 60,000 entries the
@@ -117,7 +126,16 @@ def index_from_table(table: Mapping[str, bytes], **options: float) -> StoryIndex
     measures the rebuild and the stall both ways.
     """
     with _collection_paused():
-        return StoryIndex.from_entries((decode_entry(value) for value in table.values()), **options)
+        return StoryIndex.from_entries(_readable_entries(table, unreadable), **options)
+
+
+def _readable_entries(table: Mapping[str, bytes], unreadable: list[str] | None) -> Iterator[Entry]:
+    for key, value in table.items():
+        try:
+            yield decode_entry(value)
+        except Exception:  # any failure to decode: struct, UTF-8, JSON, an unknown version or missing field
+            if unreadable is not None:
+                unreadable.append(key)
 
 
 @contextmanager
