@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 from faust.types import TP
@@ -80,8 +81,9 @@ async def test_the_index_is_kept_when_the_partition_comes_back_and_nobody_linked
     assert "from 3 table entries" in rebuilds[1]
 
 
-def unrelated_entries(count: int, seed: int) -> dict[str, dict]:
-    """Table values of ``count`` indexed articles with random signatures (the shape of a real one)."""
+def unrelated_entries(count: int, seed: int, published: float | None = None) -> dict[str, dict]:
+    """Table values of ``count`` indexed articles with random signatures (the shape of a real one), published
+    when the real one was unless ``published`` is given."""
     article = article_from_plain(codec.loads(enriched(ELSEWHERE)))
     real = link(StoryIndex(), article)[0].add.signature
     rng = np.random.default_rng(seed)
@@ -91,7 +93,8 @@ def unrelated_entries(count: int, seed: int) -> dict[str, dict]:
         signature = dataclasses.replace(
             real, article_id=f"filler-{n}",
             minhash=rng.integers(0, 2**32, len(minhash), dtype=np.uint64).astype(minhash.dtype).tobytes(),
-            keys=np.unique(rng.integers(-2**62, 2**62, len(keys))).astype(keys.dtype).tobytes())
+            keys=np.unique(rng.integers(-2**62, 2**62, len(keys))).astype(keys.dtype).tobytes(),
+            published=real.published if published is None else published)
         entries[signature.article_id] = encode_entry(Entry(signature, signature.article_id))
     return entries
 
@@ -146,3 +149,24 @@ async def test_values_the_tables_cannot_read_are_left_alone_counted_and_linking_
     assert 'newsworker_unreadable_state_total{table="stories"} 1.0' in metrics
     assert 'newsworker_unreadable_state_total{table="decisions"} 1.0' in metrics
     assert story_table.data[first_id] == newer_layout and decisions.data[first_id] == damaged  # for a newer version
+
+
+async def test_dead_rows_are_dropped_off_the_event_loop_and_the_index_still_answers(caplog):
+    caplog.set_level(logging.INFO, logger="worker.app")
+    sender = RecordingSender()
+    app = make_app(sender)
+    table = app.tables["story_index"]
+    months_before = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()  # out of the 14 days of FIRST and LATER
+    for key, value in unrelated_entries(5_000, seed=4, published=months_before).items():
+        table.data[key] = value
+    async with app.newsworker_link_agent.test_context() as agent:
+        # each decision evicts at most 1,000 expired articles: after the third, over half the rows are dead
+        for raw, key in ((ELSEWHERE, b"kiln-1"), (FIRST, b"quay-1"), (LATER, b"quay-2"), (LATER, b"quay-2")):
+            await agent.put(enriched(raw), key=key)
+        await until(lambda: len(sender.sent) == 8, timeout=60)
+    compacted = [r.getMessage() for r in caplog.records if r.getMessage().startswith("story index compacted")]
+    assert len(compacted) == 1 and compacted[0].startswith("story index compacted to 2003 articles"), compacted
+    assert len(table.data) == 2_003  # the table lost the evicted entries as the index did
+    elsewhere, first, later, again = sender.bodies("out.articles")
+    assert later["followup"]["story_id"] == first["followup"]["story_id"] != elsewhere["followup"]["story_id"]
+    assert again == later  # read back from the compacted index (its story) and the kept decision

@@ -47,13 +47,19 @@ def test_a_story_member_is_found_by_its_shared_keys_among_thousands() -> None:
     assert set(found[:3]) <= siblings
 
 
-def test_eviction_then_compaction_keeps_the_rest_intact_and_frees_the_rows() -> None:
+@pytest.mark.parametrize("compact_on_apply", [True, False])
+def test_eviction_then_compaction_keeps_the_rest_intact_and_frees_the_rows(compact_on_apply: bool) -> None:
     index, signatures = _filled(9_000)
+    index.compact_on_apply = compact_on_apply
     before = index.nbytes()
     evicted = [s.article_id for s in signatures[:6_000]]
     for start in range(0, len(evicted), 1_000):
         index.apply(IndexChange(evict=tuple(evicted[start : start + 1_000])))
     assert len(index) == 3_000
+    if not compact_on_apply:  # left to the owner (the worker compacts in a thread)
+        assert index.wants_compaction and index.nbytes() >= before
+        index.compact()
+    assert not index.wants_compaction
     assert index.nbytes() < 0.6 * before  # compacted: dead rows and their pairs are gone, not only hidden
     assert signatures[10].article_id not in index.entries
     kept = signatures[8_001]

@@ -458,11 +458,15 @@ class StoryIndex:
     """In-memory index; read by ``link`` (never written by it) and changed by ``apply``."""
 
     def __init__(
-        self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, max_posting: int = 2_000, max_scan: int = 200
+        self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, max_posting: int = 2_000, max_scan: int = 200,
+        compact_on_apply: bool = True,
     ) -> None:
         self.retention_seconds = retention_seconds
         self.max_posting = max_posting  # keys in more articles than this say nothing about the story: skipped
         self.max_scan = max_scan  # of a key's articles only the latest this many are looked at
+        # False: ``apply`` leaves compaction to the owner, who calls ``compact`` when ``wants_compaction`` (the
+        # worker does it in a thread: at a million live articles it takes seconds)
+        self.compact_on_apply = compact_on_apply
         self.watermark: float | None = None  # latest publication time indexed
         self.entries: Mapping[str, Entry] = _EntryView(self)
         self._reset()
@@ -654,8 +658,13 @@ class StoryIndex:
             self._remove(change.add.signature.article_id)
             self._insert(change.add)
         self._advance_front()
-        if self._cols.size > 4096 and self._live < self._cols.size // 2:
-            self._compact()
+        if self.compact_on_apply and self.wants_compaction:
+            self.compact()
+
+    @property
+    def wants_compaction(self) -> bool:
+        """More than half the rows are dead (evicted or replaced): time to drop them."""
+        return self._cols.size > 4096 and self._live < self._cols.size // 2
 
     # ---- rows ----------------------------------------------------------------------------------------
 
@@ -821,7 +830,7 @@ class StoryIndex:
         while self._front < self._cols.size and not alive[self._front]:
             self._front += 1
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """Drop dead rows: renumber the live ones in the columns, the id arena, the stories and the packed maps."""
         a = self._cols.arrays
         live = np.flatnonzero(a["alive"][: self._cols.size])
