@@ -448,8 +448,8 @@ _LOAD_CHUNK = 20_000  # rows per step of a rebuild: each step holds the GIL for 
 
 
 def _release(items: list) -> None:
-    """Empty ``items`` a slice at a time. Freeing a million entries with their list is one call that holds the
-    GIL for about half a second; a slice of 20,000 takes a few milliseconds, and other threads run in between."""
+    """Empty ``items`` a slice at a time. Freeing a million entries with their list is one long call under the
+    GIL; slice by slice, other threads run in between."""
     while items:
         del items[-_LOAD_CHUNK:]
 
