@@ -670,7 +670,7 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                 # by bench link), and a loop blocked that long misses heartbeats and gets the worker out of its group.
                 index = await asyncio.to_thread(index_from_table, entries, unreadable,
                                                 retention_seconds=link_config.retention_seconds,
-                                                compact_on_apply=False)
+                                                upkeep_on_apply=False)
                 logger.info("story index rebuilt from %d table entries in %.1f s", len(index.entries),
                             time.perf_counter() - started)
                 if unreadable:
@@ -698,13 +698,15 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                 return
             cursor.linked(event.message.offset)
             await stream.ack(event)
-            if index.wants_compaction:
-                # Dropping the dead rows takes seconds at a million live articles (numpy over every row): in a
-                # thread, so the event loop goes on; nothing else touches the index meanwhile, this agent waits.
-                started = time.perf_counter()
-                await asyncio.to_thread(index.compact)
-                logger.info("story index compacted to %d articles in %.1f s", len(index),
-                            time.perf_counter() - started)
+            if index.wants_upkeep:
+                # Dropping dead rows and merging large sorted runs take seconds at a million live articles (numpy
+                # over every row): in a thread, so the event loop goes on; nothing else touches the index
+                # meanwhile, this agent waits.
+                compacting, started = index.wants_compaction, time.perf_counter()
+                await asyncio.to_thread(index.upkeep)
+                if compacting:
+                    logger.info("story index compacted to %d articles in %.1f s", len(index),
+                                time.perf_counter() - started)
 
     app.newsworker_link_agent = link_stories  # type: ignore[attr-defined]
 

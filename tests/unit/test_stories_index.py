@@ -47,19 +47,19 @@ def test_a_story_member_is_found_by_its_shared_keys_among_thousands() -> None:
     assert set(found[:3]) <= siblings
 
 
-@pytest.mark.parametrize("compact_on_apply", [True, False])
-def test_eviction_then_compaction_keeps_the_rest_intact_and_frees_the_rows(compact_on_apply: bool) -> None:
+@pytest.mark.parametrize("upkeep_on_apply", [True, False])
+def test_eviction_then_compaction_keeps_the_rest_intact_and_frees_the_rows(upkeep_on_apply: bool) -> None:
     index, signatures = _filled(9_000)
-    index.compact_on_apply = compact_on_apply
+    index.upkeep_on_apply = upkeep_on_apply
     before = index.nbytes()
     evicted = [s.article_id for s in signatures[:6_000]]
     for start in range(0, len(evicted), 1_000):
         index.apply(IndexChange(evict=tuple(evicted[start : start + 1_000])))
     assert len(index) == 3_000
-    if not compact_on_apply:  # left to the owner (the worker compacts in a thread)
-        assert index.wants_compaction and index.nbytes() >= before
-        index.compact()
-    assert not index.wants_compaction
+    if not upkeep_on_apply:  # left to the owner (the worker compacts in a thread)
+        assert index.wants_compaction and index.wants_upkeep and index.nbytes() >= before
+        index.upkeep()
+    assert not index.wants_compaction and not index.wants_upkeep
     assert index.nbytes() < 0.6 * before  # compacted: dead rows and their pairs are gone, not only hidden
     assert signatures[10].article_id not in index.entries
     kept = signatures[8_001]
@@ -122,3 +122,29 @@ def test_recovery_in_bulk_builds_the_same_index_as_applying_one_entry_at_a_time(
     extra = SyntheticCorpus(5).signatures(9_000, 1)[0]
     recovered.apply(IndexChange(add=Entry(extra, _story_of(9_000))))
     assert extra.article_id in recovered.story(_story_of(9_000)).members  # type: ignore[union-attr]
+
+
+def test_merges_left_to_upkeep_give_the_same_lookups_while_they_wait_and_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    # merges of over 20,000 pairs deferred (1M in the worker), so 9,000 articles of 32 keys defer many of them
+    monkeypatch.setattr(index_module, "_DEFER_MERGES_ABOVE", 20_000)
+    signatures = SyntheticCorpus(5).signatures(0, 9_000)
+    inline, owner = StoryIndex(), StoryIndex(upkeep_on_apply=False)
+    probes = signatures[::450]
+    waited = 0
+    for n, signature in enumerate(signatures):
+        for index in (inline, owner):
+            index.apply(IndexChange(add=Entry(signature, _story_of(n))))
+        waited += owner.wants_upkeep
+        if n % 1_500 == 1_499:  # the owner gets round to it now and then; a deferred merge may be waiting here
+            for probe in probes[: n // 450]:
+                assert owner.candidates(probe, 50) == inline.candidates(probe, 50)
+                keys = probe.key_array()
+                for mine, theirs in zip(owner._postings.rows(keys, 200), inline._postings.rows(keys, 200)):
+                    assert np.array_equal(np.sort(mine), np.sort(theirs))  # the same latest rows of the key
+            owner.upkeep()
+            assert not owner.wants_upkeep
+    assert waited > 1_000  # merges did wait for upkeep, over many decisions
+    assert owner.nbytes() == inline.nbytes() or owner.wants_upkeep
+    owner.upkeep()
+    for probe in probes:
+        assert owner.candidates(probe, 50) == inline.candidates(probe, 50)

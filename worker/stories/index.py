@@ -114,18 +114,24 @@ class _PackedMultiMap:
     renumbers the pairs when it compacts.
     """
 
-    __slots__ = ("_runs", "_pending", "_pending_sorted", "flush_at", "fanout")
+    __slots__ = ("_runs", "_deferred", "_pending", "_pending_sorted", "flush_at", "fanout", "defer_above")
 
-    def __init__(self, flush_at: int = 4096, fanout: int = 8) -> None:
+    def __init__(self, flush_at: int = 4096, fanout: int = 8, defer_above: int | None = None) -> None:
         self._runs: list[np.ndarray] = []  # index = level; an empty array when the level is empty
+        # A merge of more than ``defer_above`` pairs is not done in ``add``: its run waits here, (level, run), until
+        # ``merge_deferred`` (the worker calls it in a thread). It holds pairs newer than its level's and older
+        # than the levels below, and is searched in that place meanwhile. One at a time: should another merge
+        # reach its level first, the waiting one is merged then.
+        self._deferred: tuple[int, np.ndarray] | None = None
         self._pending = array("Q")
         self._pending_sorted: np.ndarray | None = None
         self.flush_at = flush_at
         self.fanout = fanout
+        self.defer_above = defer_above
 
     @classmethod
-    def from_pairs(cls, keys: np.ndarray, rows: np.ndarray) -> _PackedMultiMap:
-        built = cls()
+    def from_pairs(cls, keys: np.ndarray, rows: np.ndarray, defer_above: int | None = None) -> _PackedMultiMap:
+        built = cls(defer_above=defer_above)
         if keys.size:
             run = np.sort((keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64))
             capacity = built.flush_at * built.fanout
@@ -136,14 +142,15 @@ class _PackedMultiMap:
         return built
 
     def nbytes(self) -> int:
-        return sum(run.nbytes for run in self._runs) + self._pending.itemsize * len(self._pending)
+        waiting = self._deferred[1].nbytes if self._deferred is not None else 0
+        return sum(run.nbytes for run in self._runs) + waiting + self._pending.itemsize * len(self._pending)
 
     def renumbered(self, renumber: np.ndarray) -> _PackedMultiMap:
         """The same pairs with rows renumbered (``renumber[row]``; pairs of rows mapped to -1 are dropped)."""
         packed = np.concatenate([np.empty(0, dtype=np.uint64), *self._all_runs()])
         rows = renumber[(packed & _ROW_MASK).astype(np.int64)]
         kept = rows >= 0
-        return _PackedMultiMap.from_pairs(packed[kept] >> np.uint64(32), rows[kept])
+        return _PackedMultiMap.from_pairs(packed[kept] >> np.uint64(32), rows[kept], self.defer_above)
 
     def add(self, keys: Iterable[int], row: int) -> None:
         self._pending.extend((key << 32) | row for key in keys)
@@ -151,21 +158,46 @@ class _PackedMultiMap:
         if len(self._pending) >= self.flush_at:
             carry = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
             self._pending = array("Q")
-            level, capacity = 0, self.flush_at * self.fanout
-            while True:
-                if level == len(self._runs):
-                    self._runs.append(np.empty(0, dtype=np.uint64))
-                # two sorted runs: the stable sort (timsort) merges them in linear time
-                merged = np.sort(np.concatenate((self._runs[level], carry)), kind="stable")
-                if merged.size <= capacity:
-                    self._runs[level] = merged
-                    return
-                self._runs[level] = np.empty(0, dtype=np.uint64)
-                carry, level, capacity = merged, level + 1, capacity * self.fanout
+            self._cascade(carry, 0, defer=self.defer_above is not None)
+
+    @property
+    def has_deferred(self) -> bool:
+        return self._deferred is not None
+
+    def merge_deferred(self) -> None:
+        if self._deferred is not None:
+            level, carry = self._deferred
+            self._deferred = None
+            self._cascade(carry, level, defer=False)
+
+    def _cascade(self, carry: np.ndarray, level: int, defer: bool) -> None:
+        """Merge the sorted run ``carry`` into ``level``, and a level that outgrows its size into the next."""
+        capacity = self.flush_at * self.fanout ** (level + 1)
+        while True:
+            if level == len(self._runs):
+                self._runs.append(np.empty(0, dtype=np.uint64))
+            if self._deferred is not None and level >= self._deferred[0]:
+                self.merge_deferred()  # the run waiting at this level is older than ``carry``: it goes first
+            held = self._runs[level]
+            if defer and held.size + carry.size > (self.defer_above or 0):
+                self._deferred = (level, carry)
+                return
+            # two sorted runs: the stable sort (timsort) merges them in linear time
+            merged = np.sort(np.concatenate((held, carry)), kind="stable")
+            if merged.size <= capacity:
+                self._runs[level] = merged
+                return
+            self._runs[level] = np.empty(0, dtype=np.uint64)
+            carry, level, capacity = merged, level + 1, capacity * self.fanout
 
     def _all_runs(self) -> list[np.ndarray]:
         """Every non-empty run, oldest first; the unsorted buffer (the newest pairs) sorted once per change, last."""
-        runs = [run for run in reversed(self._runs) if run.size]  # a lower level holds newer rows: oldest first
+        runs = []
+        for level in reversed(range(len(self._runs))):  # a lower level holds newer rows: oldest first
+            if self._runs[level].size:
+                runs.append(self._runs[level])
+            if self._deferred is not None and self._deferred[0] == level:
+                runs.append(self._deferred[1])
         if self._pending:
             if self._pending_sorted is None:
                 self._pending_sorted = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
@@ -444,6 +476,8 @@ class _EntryView(Mapping[str, Entry]):
         return self._index._live
 
 
+# Without upkeep in ``apply``, a merge of more pairs than this waits for ``upkeep`` (the worker runs it in a thread)
+_DEFER_MERGES_ABOVE = 1 << 20
 _LOAD_CHUNK = 20_000  # rows per step of a rebuild: each step holds the GIL for a few milliseconds at most
 
 
@@ -459,14 +493,14 @@ class StoryIndex:
 
     def __init__(
         self, retention_seconds: float = DEFAULT_RETENTION_SECONDS, max_posting: int = 2_000, max_scan: int = 200,
-        compact_on_apply: bool = True,
+        upkeep_on_apply: bool = True,
     ) -> None:
         self.retention_seconds = retention_seconds
         self.max_posting = max_posting  # keys in more articles than this say nothing about the story: skipped
         self.max_scan = max_scan  # of a key's articles only the latest this many are looked at
-        # False: ``apply`` leaves compaction to the owner, who calls ``compact`` when ``wants_compaction`` (the
-        # worker does it in a thread: at a million live articles it takes seconds)
-        self.compact_on_apply = compact_on_apply
+        # False: ``apply`` leaves the slow upkeep (compaction, merges of over a million pairs) to the owner, who
+        # calls ``upkeep`` when ``wants_upkeep``; the worker does it in a thread, as it takes seconds at 1M articles
+        self.upkeep_on_apply = upkeep_on_apply
         self.watermark: float | None = None  # latest publication time indexed
         self.entries: Mapping[str, Entry] = _EntryView(self)
         self._reset()
@@ -474,9 +508,10 @@ class StoryIndex:
     def _reset(self) -> None:
         self._cols = _Columns()
         self._ids = _IdArena()
-        self._id_rows = _PackedMultiMap()  # crc32(article id) → row (a collision is resolved by comparing ids)
-        self._bands = _PackedMultiMap()
-        self._postings = _PackedMultiMap()
+        defer = None if self.upkeep_on_apply else _DEFER_MERGES_ABOVE
+        self._id_rows = _PackedMultiMap(defer_above=defer)  # crc32(article id) → row (collisions: ids compared)
+        self._bands = _PackedMultiMap(defer_above=defer)
+        self._postings = _PackedMultiMap(defer_above=defer)
         self._frequencies = _KeyCounts()  # live articles per key: the IDF of scoring
         self._story_list: list[_Story | None] = []
         self._free_stories: list[int] = []
@@ -518,16 +553,18 @@ class StoryIndex:
             self._ids.append(signature.article_id)
         rows = np.arange(count, dtype=np.uint64)
         id_hashes = np.fromiter((_id_hash(s.article_id) for s in signatures), dtype=np.uint64, count=count)
-        self._id_rows = _PackedMultiMap.from_pairs(id_hashes, rows)
+        defer = None if self.upkeep_on_apply else _DEFER_MERGES_ABOVE
+        self._id_rows = _PackedMultiMap.from_pairs(id_hashes, rows, defer)
         # ``np.fromiter`` over a generator lets other threads in between items, where ``np.asarray`` of a list of
         # lists did not; the rows of the pairs come from calls that let go of the GIL (ufuncs, a boolean mask)
         # rather than from ``np.repeat``, which holds it
         bands = np.fromiter(itertools.chain.from_iterable(s.bands() for s in signatures), dtype=np.uint64,
                             count=count * BANDS)
-        self._bands = _PackedMultiMap.from_pairs(bands, np.arange(count * BANDS, dtype=np.uint64) // np.uint64(BANDS))
+        band_rows = np.arange(count * BANDS, dtype=np.uint64) // np.uint64(BANDS)
+        self._bands = _PackedMultiMap.from_pairs(bands, band_rows, defer)
         present = np.arange(MAX_KEYS)[None, :] < a["key_count"][:count, None]
         keys = a["keys"][:count][present]
-        self._postings = _PackedMultiMap.from_pairs(keys, np.broadcast_to(rows[:, None], present.shape)[present])
+        self._postings = _PackedMultiMap.from_pairs(keys, np.broadcast_to(rows[:, None], present.shape)[present], defer)
         self._frequencies.load(*np.unique(keys, return_counts=True))
         self._live = count
         published = [e.published for e in entries if e.published is not None]
@@ -658,13 +695,26 @@ class StoryIndex:
             self._remove(change.add.signature.article_id)
             self._insert(change.add)
         self._advance_front()
-        if self.compact_on_apply and self.wants_compaction:
+        if self.upkeep_on_apply and self.wants_compaction:
             self.compact()
 
     @property
     def wants_compaction(self) -> bool:
         """More than half the rows are dead (evicted or replaced): time to drop them."""
         return self._cols.size > 4096 and self._live < self._cols.size // 2
+
+    @property
+    def wants_upkeep(self) -> bool:
+        """A deferred merge of sorted runs is waiting, or compaction is due (only when not done in ``apply``)."""
+        return self.wants_compaction or any(m.has_deferred for m in (self._id_rows, self._bands, self._postings))
+
+    def upkeep(self) -> None:
+        """The deferred merges, then compaction when due. Lookups are right before and after, and nothing else
+        may use the index meanwhile."""
+        for packed in (self._id_rows, self._bands, self._postings):
+            packed.merge_deferred()
+        if self.wants_compaction:
+            self.compact()
 
     # ---- rows ----------------------------------------------------------------------------------------
 
