@@ -124,7 +124,7 @@ def test_recovery_in_bulk_builds_the_same_index_as_applying_one_entry_at_a_time(
     assert extra.article_id in recovered.story(_story_of(9_000)).members  # type: ignore[union-attr]
 
 
-def test_merges_left_to_upkeep_give_the_same_lookups_while_they_wait_and_after(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upkeep_left_to_the_owner_gives_the_same_lookups_while_it_waits_and_after(monkeypatch: pytest.MonkeyPatch) -> None:
     # merges of over 20,000 pairs deferred (1M in the worker), so 9,000 articles of 32 keys defer many of them
     monkeypatch.setattr(index_module, "_DEFER_MERGES_ABOVE", 20_000)
     signatures = SyntheticCorpus(5).signatures(0, 9_000)
@@ -141,10 +141,34 @@ def test_merges_left_to_upkeep_give_the_same_lookups_while_they_wait_and_after(m
                 keys = probe.key_array()
                 for mine, theirs in zip(owner._postings.rows(keys, 200), inline._postings.rows(keys, 200)):
                     assert np.array_equal(np.sort(mine), np.sort(theirs))  # the same latest rows of the key
+                assert np.array_equal(owner.document_frequencies(keys), inline.document_frequencies(keys))
             owner.upkeep()
             assert not owner.wants_upkeep
     assert waited > 1_000  # merges did wait for upkeep, over many decisions
-    assert owner.nbytes() == inline.nbytes() or owner.wants_upkeep
     owner.upkeep()
     for probe in probes:
         assert owner.candidates(probe, 50) == inline.candidates(probe, 50)
+
+
+def test_key_counts_survive_rehashing_and_drop_the_keys_counted_zero() -> None:
+    counts = index_module._KeyCounts()
+    keys = (np.arange(1, 3_001, dtype=np.uint64) * 2_654_435_761 % (1 << 32)).astype(np.uint32)
+    counts.add(keys.tolist(), 2)  # past half full twice: rehashed on the way
+    counts.add(keys[:1_000].tolist(), -2)  # these fall to 0 and go at the next rehash
+    used = counts._used
+    counts.rehash()
+    assert counts._used == used - 1_000 and not counts.wants_rehash
+    assert np.array_equal(counts.get(keys), np.r_[np.zeros(1_000), np.full(2_000, 2)])
+
+
+def test_the_id_arena_keeps_the_chosen_ids_in_order() -> None:
+    rng = random.Random(3)
+    for _ in range(200):  # ids of 0 to 6 characters, some not ASCII; any subset of rows, none included
+        ids = ["".join(rng.choice("abcé") for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 30))]
+        arena = index_module._IdArena()
+        for article_id in ids:
+            arena.append(article_id)
+        rows = np.array(sorted(rng.sample(range(len(ids)), rng.randint(0, len(ids)))), dtype=np.int64)
+        kept = arena.keep(rows)
+        assert len(kept) == rows.size
+        assert [kept[i] for i in range(rows.size)] == [ids[row] for row in rows]

@@ -15,6 +15,12 @@ two or more articles), so an article costs under 0.9 KB (``newsworker bench link
 dicts, lists and tuples. ``entries`` is a read-only view that rebuilds an ``Entry`` from its row when asked.
 Evicted rows are marked dead and skipped; when half the rows are dead they are compacted away.
 
+Upkeep: compaction, merges of over a million sorted pairs, doubling the columns and rehashing the key counts each
+take from a tenth of a second to seconds at a million articles. ``StoryIndex(upkeep_on_apply=False)`` (the worker's)
+leaves them out of ``apply``: the owner calls ``upkeep()`` when ``wants_upkeep``, in a thread, so ``apply`` on the
+event loop stays short. A merge, the doubling or the rehash is still done in ``apply`` when it can wait no longer
+(compaction always can), so the index is right whether or not the owner keeps up.
+
 Lookup is sublinear: an article's candidates are the members of its 8 LSH band buckets plus the postings of
 its keys, skipping keys more common than ``max_posting`` (they say nothing about which story it is); each lookup
 is a binary search in each of O(log n) runs, and scoring reads the candidates' rows as arrays.
@@ -111,7 +117,8 @@ class _PackedMultiMap:
     a flushed run is merged into level 0 and a level that outgrows its size is merged into the next. So a
     lookup searches O(log_fanout n) runs (5 for 30 million pairs) and each pair is rewritten about fanout/2
     times per level. Removed rows are not deleted here: the index skips dead rows when it reads them and
-    renumbers the pairs when it compacts.
+    renumbers the pairs when it compacts. With ``defer_above`` set, a merge of more pairs than that waits for
+    ``merge_deferred`` instead of pausing ``add``.
     """
 
     __slots__ = ("_runs", "_deferred", "_pending", "_pending_sorted", "flush_at", "fanout", "defer_above")
@@ -255,6 +262,12 @@ class _KeyCounts:
     def nbytes(self) -> int:
         return 8 * len(self._slots)
 
+    @property
+    def wants_rehash(self) -> bool:
+        """Over three eighths full: an owner that keeps upkeep out of ``apply`` rehashes now, in its own time,
+        before ``add`` has to at one half."""
+        return self._used * 8 > 3 * len(self._slots)
+
     def add(self, keys: Iterable[int], delta: int) -> None:
         slots, counts = self._slots, self._counts
         mask = len(slots) - 1
@@ -274,13 +287,9 @@ class _KeyCounts:
         slots = np.frombuffer(self._slots, dtype=np.uint32)
         counts = np.frombuffer(self._counts, dtype=np.int32)
         live = counts > 0
-        keys, kept = slots[live].tolist(), counts[live].tolist()
-        capacity = 1 << 12
-        while len(keys) * 4 > capacity:
-            capacity *= 2
-        self._allocate(capacity)
-        for key, count in zip(keys, kept):
-            self.add((key,), count)
+        # vectorised: one key at a time in Python took seconds for the millions of distinct keys (names, words)
+        # of a large index, inside ``apply``
+        self.load(slots[live].copy(), counts[live].copy())
 
     def load(self, keys: np.ndarray, counts: np.ndarray) -> None:
         """Fill an empty table with distinct ``keys`` and their counts at once (vectorised linear probing)."""
@@ -395,13 +404,22 @@ class _Columns:
 
     def append(self) -> int:
         if self.size == self.capacity:
-            self.capacity *= 2
-            for name, old in self.arrays.items():
-                grown = self._empty(name, self.capacity)
-                grown[: self.size] = old[: self.size]
-                self.arrays[name] = grown
+            self.grow()
         self.size += 1
         return self.size - 1
+
+    @property
+    def wants_room(self) -> bool:
+        """Seven eighths full: an owner that keeps upkeep out of ``apply`` doubles the columns now (a copy of
+        every row: hundreds of MB at a million), before ``append`` has to."""
+        return self.size * 8 > self.capacity * 7
+
+    def grow(self) -> None:
+        self.capacity *= 2
+        for name, old in self.arrays.items():
+            grown = self._empty(name, self.capacity)
+            grown[: self.size] = old[: self.size]
+            self.arrays[name] = grown
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only ``rows`` (in that order), renumbered from 0."""
@@ -442,7 +460,16 @@ class _IdArena:
         starts = np.concatenate(([0], ends[:-1]))[rows]
         lengths = ends[rows] - starts
         kept_ends = np.cumsum(lengths)
-        offsets = np.repeat(starts - (kept_ends - lengths), lengths) + np.arange(int(kept_ends[-1]) if rows.size else 0)
+        # the byte offsets of the kept ids, one after another: a step of 1 within an id, a jump to the next id's
+        # start at each boundary, summed up (``np.repeat`` would hold the GIL for the whole gather)
+        steps = np.ones(int(kept_ends[-1]) if rows.size else 0, dtype=np.int64)
+        if steps.size:
+            firsts = kept_ends - lengths
+            nonempty = lengths > 0
+            jumps = starts[nonempty][1:] - (starts[nonempty][:-1] + lengths[nonempty][:-1]) + 1
+            steps[firsts[nonempty][1:]] = jumps
+            steps[0] = starts[nonempty][0]
+        offsets = np.cumsum(steps)
         kept = _IdArena()
         kept._bytes = bytearray(np.frombuffer(self._bytes, dtype=np.uint8)[offsets].tobytes())
         kept._ends = array("Q", kept_ends.astype(np.uint64).tobytes())
@@ -705,16 +732,22 @@ class StoryIndex:
 
     @property
     def wants_upkeep(self) -> bool:
-        """A deferred merge of sorted runs is waiting, or compaction is due (only when not done in ``apply``)."""
-        return self.wants_compaction or any(m.has_deferred for m in (self._id_rows, self._bands, self._postings))
+        """A deferred merge of sorted runs is waiting, compaction is due, or the key counts or columns fill up."""
+        if self.wants_compaction or any(m.has_deferred for m in (self._id_rows, self._bands, self._postings)):
+            return True
+        return not self.upkeep_on_apply and (self._frequencies.wants_rehash or self._cols.wants_room)
 
     def upkeep(self) -> None:
-        """The deferred merges, then compaction when due. Lookups are right before and after, and nothing else
-        may use the index meanwhile."""
+        """The deferred merges, compaction when due, and more room for the key counts and the columns when they
+        fill up. Lookups are right before and after, and nothing else may use the index meanwhile."""
         for packed in (self._id_rows, self._bands, self._postings):
             packed.merge_deferred()
         if self.wants_compaction:
             self.compact()
+        if self._frequencies.wants_rehash:
+            self._frequencies.rehash()
+        if self._cols.wants_room:
+            self._cols.grow()
 
     # ---- rows ----------------------------------------------------------------------------------------
 
