@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import mmap
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -374,8 +375,13 @@ class _Columns:
         self.arrays = {name: self._empty(name, capacity) for name in self.SPEC}
 
     def _empty(self, name: str, capacity: int) -> np.ndarray:
+        """Zeros in an anonymous memory map: the kernel supplies a zero page when a row is first written, so the
+        capacity not used yet takes no memory. ``np.zeros`` of less than glibc's mmap threshold (which rises to
+        32 MB once large blocks are freed) comes from the heap and is cleared there, every page resident."""
         dtype, width = self.SPEC[name]
-        return np.zeros((capacity, width) if width else capacity, dtype=dtype)
+        shape = (capacity, width) if width else (capacity,)
+        count = capacity * max(width, 1)
+        return np.frombuffer(mmap.mmap(-1, count * np.dtype(dtype).itemsize), dtype=dtype, count=count).reshape(shape)
 
     def fill(self, start: int, entries: list[Entry], signatures: list[Signature]) -> None:
         """Write the rows ``start..`` of ``entries`` (their ``signatures`` given too) into allocated columns."""
