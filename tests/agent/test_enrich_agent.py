@@ -22,18 +22,28 @@ from worker.kafka.topics import stories_topic
 from worker.pipeline import Pipeline, build_pipeline
 from worker.settings import Settings
 
+from schema_check import schema_errors
+
 SETTINGS = Settings(profile="dev", app_id="agent-test", topic_raw="in.raw", topic_articles="out.articles",
                     topic_followups="out.followups", topic_deadletter="out.dead", batch_size=4, batch_timeout=0.05,
                     web_enabled=False)
 STORIES = stories_topic(SETTINGS)  # where enrich sends articles on to the linking agent
 
 
+# Every message an agent test sends out is checked against the schema of its topic (the stories topic carries
+# enriched articles on to the linking agent, in the article format).
+OUTPUT_SCHEMAS = {SETTINGS.topic_articles: "article", STORIES: "article", SETTINGS.topic_followups: "followup",
+                  SETTINGS.topic_deadletter: "deadletter"}
+
+
 class RecordingSender:
-    """Records sends; ``failures(topic, attempt)`` may return an exception to fail that send with."""
+    """Records sends, each checked against its topic's schema; ``failures(topic, attempt)`` may return an exception
+    to fail that send with."""
 
     def __init__(self, failures: Callable[[str, int], BaseException | None] = lambda topic, attempt: None) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None, list]] = []
         self.attempts: dict[str, int] = {}
+        self.invalid: list[str] = []  # schema errors of the messages sent
         self._failures = failures
 
     async def send(self, topic, key, value, partition, timestamp, headers) -> Any:
@@ -43,11 +53,14 @@ class RecordingSender:
         if error is not None:
             delivered.set_exception(error)
         else:
+            if topic in OUTPUT_SCHEMAS:  # kept, not raised: the agent would take a raise for a broker refusal
+                self.invalid += schema_errors(OUTPUT_SCHEMAS[topic], codec.loads(value))
             self.sent.append((topic, key, value, headers))
             delivered.set_result(None)
         return delivered
 
     def bodies(self, topic: str) -> list[dict]:
+        assert not self.invalid, self.invalid
         return [codec.loads(value) for t, _, value, _ in self.sent if t == topic]
 
 

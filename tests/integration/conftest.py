@@ -20,7 +20,25 @@ from worker.kafka.process import WorkerProcess
 from worker.kafka.topics import create_topics_sync
 from worker.settings import Settings
 
+from schema_check import schema_errors
+
 READY_TIMEOUT_S = 90.0
+
+
+@pytest.fixture(autouse=True)
+def outputs_follow_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every article and dead letter a test collects through an ``OutputTracker`` is checked against its schema
+    file (the tracker is the one way these tests take outputs in, so no output escapes the check)."""
+    take = OutputTracker.add
+
+    def checked(self: OutputTracker, record):  # type: ignore[no-untyped-def]
+        output = take(self, record)
+        if output is not None:
+            name = "article" if record.topic == self.settings.topic_articles else "deadletter"
+            assert not (errors := schema_errors(name, output.body)), errors
+        return output
+
+    monkeypatch.setattr(OutputTracker, "add", checked)
 
 
 @pytest.fixture(scope="session")

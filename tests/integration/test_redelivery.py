@@ -24,6 +24,8 @@ from worker.kafka.process import WorkerProcess
 from worker.kafka.topics import create_topics, stories_topic
 from worker.security import aiokafka_options
 
+from schema_check import schema_errors
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BACKLOG = 3000
@@ -87,6 +89,7 @@ async def test_crash_redelivers_with_the_same_ids_and_sigterm_loses_nothing(sett
                                           stories_topic(settings)], idle_timeout=2):
         body = codec.loads(record.value)
         assert record.topic != settings.topic_deadletter, body["error"]
+        assert not (errors := schema_errors("article", body)), errors  # the stories topic carries articles too
         if record.topic == settings.topic_articles:
             articles.setdefault(body["source_id"], []).append(body)
         else:
