@@ -878,8 +878,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
     later article moved it to another story without restating it, its decision restated now). A linking
     failure must not cost the article: it is published unlinked, with a notice saying why.
     """
-    if article.id in decisions:
-        kept = kept_decision(decisions, article.id, metrics)
+    moved: dict[str, dict[str, Any] | None] = {}  # the members this decision moved: as kept now (None: unreadable)
+    earlier = decisions.get(article.id)
+    if earlier is not None:
+        kept = kept_decision(earlier, article.id, metrics)
         if kept is None:  # delivered again, and what was decided for it cannot be read: it goes out unlinked
             return [unlinked_message(article, envelope, settings, "its kept decision could not be read")]
         kept = current_decision(index, decisions, article.id, kept)
@@ -900,9 +902,11 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             decisions[article.id] = keep_decision({"followup": followup_plain, "event": event})
             decisions[PROGRESS_KEY] = progress_after(decisions, envelope.origin.offset)
             for update in event["updates"]:
-                member = kept_decision(decisions, update["article_id"], metrics)
-                if member is not None:
-                    decisions[update["article_id"]] = keep_decision(restated_decision(member, update, event))
+                member_id = update["article_id"]
+                member = kept_decision(decisions.get(member_id), member_id, metrics)
+                moved[member_id] = None if member is None else restated_decision(member, update, event)
+                if moved[member_id] is not None:
+                    decisions[member_id] = keep_decision(moved[member_id])
         except Exception as exc:
             logger.exception("linking failed for article %s from %s", article.id, envelope.origin.describe())
             return [unlinked_message(article, envelope, settings, f"linking failed: {type(exc).__name__}: {exc}")]
@@ -918,7 +922,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
     for update in event["updates"]:
         if update["article_id"] == article.id:
             continue  # a restated decision names its own move: its event above is already the current one
-        member = kept_decision(decisions, update["article_id"], metrics)
+        member_id = update["article_id"]
+        # read once per decision: restated just now, or (a redelivery) as kept
+        member = moved[member_id] if member_id in moved else kept_decision(decisions.get(member_id), member_id,
+                                                                            metrics)
         if member is None:  # evicted meanwhile (or unreadable): nothing left to correct
             logger.warning("no decision kept for %s, moved to story %s by %s", update["article_id"],
                            update["story_id"], article.id)
@@ -954,10 +961,9 @@ def unlinked_message(article: Article, envelope: Envelope, settings: Settings, r
     return OutgoingMessage(settings.topic_articles, article.id.encode(), codec.dumps(unlinked), envelope)
 
 
-def kept_decision(decisions: Any, article_id: str, metrics: WorkerMetrics) -> dict[str, Any] | None:
-    """The decision kept for ``article_id``; None when none is kept or it cannot be read (logged and counted, and
-    left as it is: the decision it belongs to goes on without it)."""
-    value = decisions.get(article_id)
+def kept_decision(value: bytes | None, article_id: str, metrics: WorkerMetrics) -> dict[str, Any] | None:
+    """The decision kept for ``article_id`` (its stored ``value``); None when none is kept or it cannot be read
+    (logged and counted, and left as it is: the decision it belongs to goes on without it)."""
     if value is None:
         return None
     try:

@@ -166,7 +166,7 @@ class _PackedMultiMap:
         if len(self._pending) >= self.flush_at:
             carry = np.sort(np.frombuffer(self._pending, dtype=np.uint64))
             self._pending = array("Q")
-            self._cascade(carry, 0, defer=self.defer_above is not None)
+            self._cascade(carry, 0, self.defer_above)
 
     @property
     def has_deferred(self) -> bool:
@@ -176,10 +176,11 @@ class _PackedMultiMap:
         if self._deferred is not None:
             level, carry = self._deferred
             self._deferred = None
-            self._cascade(carry, level, defer=False)
+            self._cascade(carry, level, None)
 
-    def _cascade(self, carry: np.ndarray, level: int, defer: bool) -> None:
-        """Merge the sorted run ``carry`` into ``level``, and a level that outgrows its size into the next."""
+    def _cascade(self, carry: np.ndarray, level: int, defer_above: int | None) -> None:
+        """Merge the sorted run ``carry`` into ``level``, and a level that outgrows its size into the next; a merge
+        of more than ``defer_above`` pairs is left waiting instead."""
         capacity = self.flush_at * self.fanout ** (level + 1)
         while True:
             if level == len(self._runs):
@@ -187,7 +188,7 @@ class _PackedMultiMap:
             if self._deferred is not None and level >= self._deferred[0]:
                 self.merge_deferred()  # the run waiting at this level is older than ``carry``: it goes first
             held = self._runs[level]
-            if defer and held.size + carry.size > (self.defer_above or 0):
+            if defer_above is not None and held.size + carry.size > defer_above:
                 self._deferred = (level, carry)
                 return
             # two sorted runs: the stable sort (timsort) merges them in linear time
@@ -288,9 +289,9 @@ class _KeyCounts:
         slots = np.frombuffer(self._slots, dtype=np.uint32)
         counts = np.frombuffer(self._counts, dtype=np.int32)
         live = counts > 0
-        # vectorised: one key at a time in Python took seconds for the millions of distinct keys (names, words)
-        # of a large index, inside ``apply``
-        self.load(slots[live].copy(), counts[live].copy())
+        # vectorised: one key at a time in Python is slow for the millions of distinct keys (names, words) of a
+        # large index
+        self.load(slots[live], counts[live])  # copies: boolean indexing makes new arrays
 
     def load(self, keys: np.ndarray, counts: np.ndarray) -> None:
         """Fill an empty table with distinct ``keys`` and their counts at once (vectorised linear probing)."""
@@ -383,12 +384,12 @@ class _Columns:
         count = capacity * max(width, 1)
         return np.frombuffer(mmap.mmap(-1, count * np.dtype(dtype).itemsize), dtype=dtype, count=count).reshape(shape)
 
-    def fill(self, start: int, entries: list[Entry], signatures: list[Signature]) -> None:
-        """Write the rows ``start..`` of ``entries`` (their ``signatures`` given too) into allocated columns."""
-        end = start + len(entries)
+    def fill(self, start: int, signatures: list[Signature]) -> None:
+        """Write the rows ``start..`` of ``signatures`` into allocated columns."""
+        end = start + len(signatures)
         a = self.arrays
         a["minhash"][start:end] = np.frombuffer(b"".join([s.minhash for s in signatures]), dtype="<u2").reshape(
-            len(entries), -1)
+            len(signatures), -1)
         for name, count_name, blobs in (
             ("keys", "key_count", [s.keys for s in signatures]),
             ("leads", "lead_count", [s.leads for s in signatures]),
@@ -406,7 +407,7 @@ class _Columns:
         a["words"][start:end] = [s.words for s in signatures]
         a["year"][start:end] = [s.year for s in signatures]
         a["event_day"][start:end] = [s.event_day for s in signatures]
-        a["published"][start:end] = [math.nan if e.published is None else e.published for e in entries]
+        a["published"][start:end] = [math.nan if s.published is None else s.published for s in signatures]
 
     def append(self) -> int:
         if self.size == self.capacity:
@@ -429,7 +430,8 @@ class _Columns:
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only ``rows`` (in that order), renumbered from 0."""
-        self.capacity = max(1024, 1 << max(int(rows.size) - 1, 1).bit_length())
+        # room to spare beyond ``wants_room``'s seven eighths, or the upkeep that compacted would copy all again
+        self.capacity = max(1024, 1 << (int(rows.size) * 8 // 7).bit_length())
         for name, old in self.arrays.items():
             kept = self._empty(name, self.capacity)
             kept[: rows.size] = old[rows]
@@ -541,7 +543,7 @@ class StoryIndex:
     def _reset(self) -> None:
         self._cols = _Columns()
         self._ids = _IdArena()
-        defer = None if self.upkeep_on_apply else _DEFER_MERGES_ABOVE
+        defer = self._defer_merges_above
         self._id_rows = _PackedMultiMap(defer_above=defer)  # crc32(article id) → row (collisions: ids compared)
         self._bands = _PackedMultiMap(defer_above=defer)
         self._postings = _PackedMultiMap(defer_above=defer)
@@ -565,6 +567,7 @@ class StoryIndex:
                    for i in order[start : start + _LOAD_CHUNK].tolist()]
         _release(entries)
         index._load(ordered)
+        _release(ordered)
         return index
 
     def _load(self, entries: list[Entry]) -> None:
@@ -579,14 +582,14 @@ class StoryIndex:
         # A slice of rows at a time: the worker rebuilds in a thread beside its event loop, and a join or an array
         # made from a list of a million items is one call that holds the GIL for tens to hundreds of milliseconds
         for start in range(0, count, _LOAD_CHUNK):
-            self._cols.fill(start, entries[start : start + _LOAD_CHUNK], signatures[start : start + _LOAD_CHUNK])
+            self._cols.fill(start, signatures[start : start + _LOAD_CHUNK])
         a["story"][:count] = -1
         a["alive"][:count] = True
         for signature in signatures:
             self._ids.append(signature.article_id)
         rows = np.arange(count, dtype=np.uint64)
         id_hashes = np.fromiter((_id_hash(s.article_id) for s in signatures), dtype=np.uint64, count=count)
-        defer = None if self.upkeep_on_apply else _DEFER_MERGES_ABOVE
+        defer = self._defer_merges_above
         self._id_rows = _PackedMultiMap.from_pairs(id_hashes, rows, defer)
         # ``np.fromiter`` over a generator lets other threads in between items, where ``np.asarray`` of a list of
         # lists did not; the rows of the pairs come from calls that let go of the GIL (ufuncs, a boolean mask)
@@ -605,7 +608,6 @@ class StoryIndex:
         for row, entry in enumerate(entries):
             self._join(row, entry.story_id)
         _release(signatures)
-        _release(entries)
 
     def __len__(self) -> int:
         return self._live
@@ -732,6 +734,10 @@ class StoryIndex:
             self.compact()
 
     @property
+    def _defer_merges_above(self) -> int | None:
+        return None if self.upkeep_on_apply else _DEFER_MERGES_ABOVE
+
+    @property
     def wants_compaction(self) -> bool:
         """More than half the rows are dead (evicted or replaced): time to drop them."""
         return self._cols.size > 4096 and self._live < self._cols.size // 2
@@ -746,10 +752,11 @@ class StoryIndex:
     def upkeep(self) -> None:
         """The deferred merges, compaction when due, and more room for the key counts and the columns when they
         fill up. Lookups are right before and after, and nothing else may use the index meanwhile."""
-        for packed in (self._id_rows, self._bands, self._postings):
-            packed.merge_deferred()
         if self.wants_compaction:
-            self.compact()
+            self.compact()  # rewrites every run, the deferred ones included
+        else:
+            for packed in (self._id_rows, self._bands, self._postings):
+                packed.merge_deferred()
         if self._frequencies.wants_rehash:
             self._frequencies.rehash()
         if self._cols.wants_room:
