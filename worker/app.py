@@ -171,6 +171,9 @@ class WorkerMetrics:
                                         "Values of the linking agent's tables that could not be read (left as they "
                                         "are; the article is linked without them).", ["table"],
                                         registry=self.registry)
+        self.index_rebuilds = Counter("newsworker_story_index_rebuilds",
+                                      "Times the linking agent rebuilt its story index from the story table, by "
+                                      "cause.", ["cause"], registry=self.registry)
         self.redelivered = Counter("newsworker_redelivered_records",
                                    "Records delivered again at an offset this worker had already taken; skipped.",
                                    ["topic"], registry=self.registry)
@@ -651,6 +654,7 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
     @app.agent(stories, name="link")
     async def link_stories(stream: faust.StreamT) -> None:
         """reads: enriched articles, the story table — writes: Article.followup, the story table, both outputs."""
+        failures: list[str] = []  # why linking the current article failed, if it did
         # noack: the offset is committed only once the outputs are out. With auto-acks, an event in flight when
         # the worker is stopped is acked as the loop is cancelled: its article was never published by anyone
         # (measured: a SIGTERM lost the batch of articles that was being linked).
@@ -663,6 +667,7 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
             revocations = linker.revocations
             index = linker.current(decision_count(decisions))
             if index is None:
+                metrics.index_rebuilds.labels(linker.cause).inc()
                 started = time.perf_counter()
                 entries = dict(story_table.items())
                 unreadable: list[str] = []
@@ -687,8 +692,10 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                 messages = [dead_letter_message(envelope, rejection, settings, now)]
             else:
                 messages = link_messages(index, story_table, decisions, article, envelope, settings,
-                                         link_config, metrics)
-            if linker.revocations == revocations:  # not revoked while it was rebuilt: the index is current
+                                         link_config, metrics, on_index_failure=failures.append)
+            if failures:  # the index may be half-changed: the table is what was decided
+                linker.drop(failures.pop())
+            elif linker.revocations == revocations:  # not revoked while it was rebuilt: the index is current
                 linker.keep(index, decision_count(decisions))
             try:
                 await publisher.publish(messages)
@@ -703,7 +710,12 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                 # over every row): in a thread, so the event loop goes on; nothing else touches the index
                 # meanwhile, this agent waits.
                 compacting, started = index.wants_compaction, time.perf_counter()
-                await asyncio.to_thread(index.upkeep)
+                try:
+                    await asyncio.to_thread(index.upkeep)
+                except Exception as exc:  # a bug: the index cannot be trusted, but nothing decided is lost
+                    logger.exception("story index upkeep failed")
+                    linker.drop(f"its upkeep failed: {type(exc).__name__}: {exc}")
+                    continue
                 if compacting:
                     logger.info("story index compacted to %d articles in %.1f s", len(index),
                                 time.perf_counter() - started)
@@ -757,16 +769,23 @@ class LinkerState:
         self.index: StoryIndex | None = None
         self.linked = -1  # the decision count the index reflects
         self.revocations = 0
+        self.cause = "start"  # why there is no index: the label of the rebuild metric
 
     def current(self, linked: int) -> StoryIndex | None:
         """The index, if it reflects the ``linked`` decisions the table counts now; else None (rebuild it)."""
         if self.index is not None and linked != self.linked:
             logger.info("story index dropped: the table counts %d decisions, the index %d", linked, self.linked)
-            self.index = None
+            self.index, self.cause = None, "linked_elsewhere"
         return self.index
 
     def keep(self, index: StoryIndex, linked: int) -> None:
         self.index, self.linked = index, linked
+
+    def drop(self, reason: str) -> None:
+        """Give the index up after a failure inside it: the next article rebuilds it from the story table, which
+        holds every decision taken (the index may be half-way through a change)."""
+        logger.error("story index dropped, to be rebuilt from the table: %s", reason)
+        self.index, self.cause = None, "failure"
 
     def revoked(self) -> None:
         self.revocations += 1
@@ -869,14 +888,17 @@ MAX_RESTATED = 100
 
 def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Article, envelope: Envelope,
                   settings: Settings, config: LinkConfig, metrics: WorkerMetrics,
-                  max_restated: int = MAX_RESTATED) -> list[OutgoingMessage]:
+                  max_restated: int = MAX_RESTATED,
+                  on_index_failure: Callable[[str], Any] = lambda reason: None) -> list[OutgoingMessage]:
     """Link one article: update the index and its tables, and say what to publish (article + follow-up event,
     then the restated decision of the first ``max_restated`` articles this one moved to another story).
 
     ``decisions`` keeps each published decision (JSON bytes of {followup, event}) until its article leaves the
     index: a redelivered article gets the very same output again instead of being linked to itself (or, when a
     later article moved it to another story without restating it, its decision restated now). A linking
-    failure must not cost the article: it is published unlinked, with a notice saying why.
+    failure must not cost the article: it is published unlinked, with a notice saying why. When it came once
+    the index was being changed, ``on_index_failure`` is told why: the index may be half-changed, or no longer
+    what the table holds.
     """
     moved: dict[str, dict[str, Any] | None] = {}  # the members this decision moved: as kept now (None: unreadable)
     earlier = decisions.get(article.id)
@@ -887,9 +909,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
         kept = current_decision(index, decisions, article.id, kept)
         followup_plain, event = kept["followup"], kept["event"]
     else:
-        started = time.perf_counter()
+        started, changing = time.perf_counter(), False
         try:
-            change, followup = link(index, article, config)
+            change, followup = link(index, article, config)  # pure: a failure here leaves the index as it was
+            changing = True
             index.apply(change)
             write_change(table, index, change)
             for evicted in change.evict:
@@ -909,7 +932,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
                     decisions[member_id] = keep_decision(moved[member_id])
         except Exception as exc:
             logger.exception("linking failed for article %s from %s", article.id, envelope.origin.describe())
-            return [unlinked_message(article, envelope, settings, f"linking failed: {type(exc).__name__}: {exc}")]
+            reason = f"linking failed: {type(exc).__name__}: {exc}"
+            if changing:
+                on_index_failure(reason)
+            return [unlinked_message(article, envelope, settings, reason)]
         finally:
             metrics.observe_stage("followup", time.perf_counter() - started, 1)
     linked = dataclasses.replace(article, followup=followup_plain)

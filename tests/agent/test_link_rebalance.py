@@ -1,7 +1,8 @@
 """The linking agent across a rebalance (``agent.test_context()``, no broker): an index kept from before the
 linking partition went away would miss what another worker linked meanwhile, so it is rebuilt from the table
 then (and only then), and rebuilding a large table does not hold up the event loop (heartbeats, the other
-agent)."""
+agent). An error inside the index is no reason to stop linking: the index is rebuilt from the table, which holds
+every decision taken."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 from faust.types import TP
 
-from worker import codec
+from worker import app as worker_app, codec
 from worker.app import WorkerMetrics, article_from_plain, link_messages
 from worker.records import Envelope
 from worker.stories import Entry, LinkConfig, StoryIndex, link
@@ -170,3 +171,80 @@ async def test_dead_rows_are_dropped_off_the_event_loop_and_the_index_still_answ
     elsewhere, first, later, again = sender.bodies("out.articles")
     assert later["followup"]["story_id"] == first["followup"]["story_id"] != elsewhere["followup"]["story_id"]
     assert again == later  # read back from the compacted index (its story) and the kept decision
+
+
+def rebuild_causes(app) -> dict[str, float]:
+    """The agent's rebuild counter, by cause."""
+    return {sample.labels["cause"]: sample.value
+            for metric in app.newsworker.metrics.registry.collect() if metric.name == "newsworker_story_index_rebuilds"
+            for sample in metric.samples if sample.name.endswith("_total")}
+
+
+async def test_an_index_that_failed_while_changing_is_rebuilt_from_the_table(monkeypatch):
+    real_apply = StoryIndex.apply
+    calls = 0
+
+    def apply_then_fail(index, change):  # the first article gets into the index, but not into the table
+        nonlocal calls
+        calls += 1
+        real_apply(index, change)
+        if calls == 1:
+            raise RuntimeError("broken half-way")
+
+    monkeypatch.setattr(StoryIndex, "apply", apply_then_fail)
+    sender = RecordingSender()
+    app = make_app(sender)
+    async with app.newsworker_link_agent.test_context() as agent:
+        await agent.put(enriched(FIRST), key=b"quay-1")
+        await agent.put(enriched(LATER), key=b"quay-2")
+        await until(lambda: len(sender.sent) == 3)
+    first, later = sender.bodies("out.articles")
+    assert first["followup"] is None
+    assert first["notices"][-1]["reason"] == "linking failed: RuntimeError: broken half-way"
+    # Rebuilt from the table, the index does not hold the first article, which nothing decided was kept for:
+    # the index kept would have linked the later one to it.
+    assert later["followup"]["relation"] == "new_story"
+    assert set(app.tables["story_index"].data) == {later["id"]}
+    assert rebuild_causes(app) == {"start": 1.0, "failure": 1.0}
+
+
+async def test_a_failure_before_the_index_changes_costs_the_article_its_links_but_no_rebuild(monkeypatch):
+    real_link = worker_app.link
+
+    def fail_on_the_second(index, article, config):
+        if article.source_id == "quay-2":
+            raise ValueError("no link for this one")
+        return real_link(index, article, config)
+
+    monkeypatch.setattr(worker_app, "link", fail_on_the_second)
+    sender = RecordingSender()
+    app = make_app(sender)
+    async with app.newsworker_link_agent.test_context() as agent:
+        for raw, key in ((FIRST, b"quay-1"), (LATER, b"quay-2"), (ELSEWHERE, b"kiln-1")):
+            await agent.put(enriched(raw), key=key)
+        await until(lambda: len(sender.sent) == 5)
+    first, later, elsewhere = sender.bodies("out.articles")
+    assert later["followup"] is None and later["notices"][-1]["reason"].startswith("linking failed: ValueError")
+    assert first["followup"]["relation"] == elsewhere["followup"]["relation"] == "new_story"
+    assert rebuild_causes(app) == {"start": 1.0}
+
+
+async def test_a_failed_upkeep_does_not_stop_the_agent_and_the_index_is_rebuilt(monkeypatch):
+    failures = []
+
+    def failing_upkeep(index):
+        failures.append(len(index))
+        raise MemoryError("no room to compact")
+
+    monkeypatch.setattr(StoryIndex, "wants_upkeep", property(lambda index: not failures))
+    monkeypatch.setattr(StoryIndex, "upkeep", failing_upkeep)
+    sender = RecordingSender()
+    app = make_app(sender)
+    async with app.newsworker_link_agent.test_context() as agent:
+        await agent.put(enriched(FIRST), key=b"quay-1")  # linked and out; its upkeep fails after the ack
+        await agent.put(enriched(LATER), key=b"quay-2")  # the index is rebuilt from the table first
+        await until(lambda: len(sender.sent) == 4)
+    first, later = sender.bodies("out.articles")
+    assert failures == [1]
+    assert later["followup"]["story_id"] == first["followup"]["story_id"] == first["id"]
+    assert rebuild_causes(app) == {"start": 1.0, "failure": 1.0}
