@@ -818,7 +818,12 @@ def progress_after(decisions: Any, offset: int | None, new_decisions: int = 1) -
     count, next_offset = linking_progress(decisions)
     if offset is not None and (next_offset is None or offset + 1 > next_offset):
         next_offset = offset + 1
-    return codec.dumps({"decisions": count + new_decisions, "next_offset": next_offset})
+    return progress_value(count + new_decisions, next_offset)
+
+
+def progress_value(decisions: int, next_offset: int | None) -> bytes:
+    """The stored form of ``linking_progress``."""
+    return codec.dumps({"decisions": decisions, "next_offset": next_offset})
 
 
 class LinkCursor:
@@ -851,9 +856,9 @@ class LinkCursor:
         """The record at ``offset`` is done. A new decision moved the cursor already; a record without one (a
         redelivered article, an unreadable record, a linking failure) moves it here, or it would be sought again
         and again."""
-        expected = self.expected()
+        count, expected = linking_progress(self.decisions)
         if expected is None or offset + 1 > expected:  # otherwise no write: the changelog gets no record
-            self.decisions[PROGRESS_KEY] = progress_after(self.decisions, offset, new_decisions=0)
+            self.decisions[PROGRESS_KEY] = progress_value(count, offset + 1)
 
     async def out_of_turn(self, tp: Any, offset: int) -> bool:
         """True when the record at ``offset`` must wait: records before it were skipped and are being read again."""
