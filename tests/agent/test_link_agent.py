@@ -33,13 +33,19 @@ LATER = {"id": "quay-2", "published_at": "2025-03-04T09:00:00Z",
                  "use the harbour again from Wednesday, the operator Grey Gull Lines said."}
 
 
+async def link_through(app, sender: RecordingSender, raws: list[dict], sends: int) -> None:
+    """Put the enriched ``raws`` through ``app``'s linking agent, keyed by their ids, until ``sender`` has recorded
+    ``sends`` records."""
+    async with app.newsworker_link_agent.test_context() as agent:
+        for raw in raws:
+            await agent.put(enriched(raw), key=raw["id"].encode())
+        await until(lambda: len(sender.sent) == sends)
+
+
 async def test_articles_come_out_linked_with_a_followup_event_each():
     sender = RecordingSender()
     app = make_app(sender)
-    async with app.newsworker_link_agent.test_context() as agent:
-        await agent.put(enriched(FIRST), key=b"quay-1")
-        await agent.put(enriched(LATER), key=b"quay-2")
-        await until(lambda: len(sender.sent) == 4)
+    await link_through(app, sender, [FIRST, LATER], sends=4)
     first, later = sender.bodies("out.articles")
     events = sender.bodies("out.followups")
     assert first["followup"]["relation"] == "new_story"
@@ -70,11 +76,8 @@ async def test_an_unreadable_record_is_dead_lettered_and_linking_goes_on():
 async def test_a_redelivered_article_gets_the_same_output_again():
     sender = RecordingSender()
     app = make_app(sender)
-    async with app.newsworker_link_agent.test_context() as agent:
-        await agent.put(enriched(FIRST), key=b"quay-1")
-        await agent.put(enriched(LATER), key=b"quay-2")
-        await agent.put(enriched(LATER), key=b"quay-2")  # delivered again, as after a crash before the commit
-        await until(lambda: len(sender.sent) == 6)
+    # LATER delivered again, as after a crash before the commit
+    await link_through(app, sender, [FIRST, LATER, LATER], sends=6)
     first, later, again = sender.bodies("out.articles")
     assert again == later  # not linked to itself the second time
     assert sender.bodies("out.followups")[1] == sender.bodies("out.followups")[2]

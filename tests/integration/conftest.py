@@ -28,7 +28,8 @@ READY_TIMEOUT_S = 90.0
 @pytest.fixture(autouse=True)
 def outputs_follow_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every article and dead letter a test collects through an ``OutputTracker`` is checked against its schema
-    file (the tracker is the one way these tests take outputs in, so no output escapes the check)."""
+    file. The tests that read outputs another way check them there: ``OutputReader`` in test_followups (articles,
+    follow-up events, dead letters), test_redelivery's direct read and test_worker_stream's validators."""
     take = OutputTracker.add
 
     def checked(self: OutputTracker, record):  # type: ignore[no-untyped-def]

@@ -38,7 +38,8 @@ def gaps_for(consumer: Consumer) -> tuple[ReadGaps, WorkerMetrics]:
 
 
 def count(metrics: WorkerMetrics, outcome: str) -> float:
-    return metrics.read_gaps.labels("news.raw", outcome)._value.get()
+    value = metrics.registry.get_sample_value("newsworker_read_gaps_total", {"topic": "news.raw", "outcome": outcome})
+    return value or 0.0
 
 
 async def test_records_in_order_are_all_taken_and_nothing_is_sought():
