@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from worker.kafka.broker import BrokerStartError, EmbeddedBroker, free_port, wait_for_port
+from worker.kafka.clients import read_range
 from worker.kafka.topics import create_topics, worker_topics
 from worker.security import aiokafka_options
 
@@ -63,3 +64,19 @@ def test_a_stopped_broker_frees_its_port_and_a_taken_port_is_reported():
             clash.start()
     assert not wait_for_port("127.0.0.1", port, timeout=0.3)
     assert free_port() != 0
+
+
+async def test_a_range_of_one_partition_reads_back_exactly(kafka_settings):
+    # What the enrich agent uses to read records its consumer skipped (ReadGaps).
+    await create_topics(kafka_settings)
+    topic = kafka_settings.topic_raw
+    producer = AIOKafkaProducer(**aiokafka_options(kafka_settings))
+    await producer.start()
+    try:
+        for n in range(8):  # one at a time: each its own batch, so a read can start mid-log
+            await producer.send_and_wait(topic, f"body {n}".encode(), partition=1)
+    finally:
+        await producer.stop()
+    records = await read_range(kafka_settings, topic, 1, 3, 6)
+    assert [(r.offset, r.value) for r in records] == [(n, f"body {n}".encode()) for n in (3, 4, 5)]
+    assert [r.offset for r in await read_range(kafka_settings, topic, 1, 7, 8)] == [7]  # the last one

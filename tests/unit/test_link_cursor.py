@@ -105,3 +105,22 @@ async def test_a_record_without_a_new_decision_moves_the_cursor_so_the_next_one_
     cursor.linked(85)  # an older record again: the cursor stays
     assert linking_progress(decisions) == (7, 87)
     assert consumer.seeks == []
+
+
+async def test_a_refused_seek_does_not_raise_and_is_asked_again_at_the_next_record_past_the_cursor():
+    from faust.types import TP as FaustTP
+
+    stories = FaustTP("t-stories", 0)
+    consumer, clock = Consumer(), Clock()
+    refusals = [RuntimeError("no current assignment for partition")]
+
+    async def seek(tp: object, offset: int) -> None:
+        consumer.seeks.append((tp, offset))
+        if refusals:
+            raise refusals.pop()
+
+    cursor = LinkCursor({PROGRESS_KEY: codec.dumps({"decisions": 7, "next_offset": 86})}, seek, consumer.earliest,
+                        WorkerMetrics(), clock)
+    assert await cursor.out_of_turn(stories, 90)
+    assert await cursor.out_of_turn(stories, 91)
+    assert consumer.seeks == [(stories, 86), (stories, 86)]

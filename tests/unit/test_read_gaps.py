@@ -1,5 +1,6 @@
-"""ReadGaps: a record past the next one of its partition is held back and the partition read again from the
-next one; a gap the broker keeps answering across is a hole, read past; a new assignment starts anywhere."""
+"""ReadGaps: records the consumer left out of a partition within an assignment are read from the broker and
+come first; offsets the broker has no record for are a hole; a read that fails is logged with what to replay;
+a new assignment starts anywhere. OffsetGuard then skips a record read this way when Faust delivers it after all."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from worker.app import ReadGaps, WorkerMetrics
+from worker.app import OffsetGuard, ReadGaps, WorkerMetrics
 
 RAW, OTHER = TP("news.raw", 0), TP("news.raw", 1)
 
@@ -17,24 +18,21 @@ def events(*offsets: int, tp: TP = RAW, generation: int = 1) -> list[SimpleNames
             for offset in offsets]
 
 
-def taken(kept: list[SimpleNamespace]) -> list[tuple[int, int]]:
-    return [(event.message.tp.partition, event.message.offset) for event in kept]
+class Broker:
+    """Serves ``read_range`` from a log per partition (offset -> value); records the reads asked for."""
 
+    def __init__(self, logs: dict[TP, dict[int, bytes]], fails: bool = False) -> None:
+        self.logs, self.fails = logs, fails
+        self.reads: list[tuple[int, int, int]] = []
 
-class Consumer:
-    """Records seeks; ``now`` is the gaps' clock."""
-
-    def __init__(self) -> None:
-        self.seeks: list[tuple[TP, int]] = []
-        self.now = 0.0
-
-    async def seek(self, tp: TP, offset: int) -> None:
-        self.seeks.append((tp, offset))
-
-
-def gaps_for(consumer: Consumer) -> tuple[ReadGaps, WorkerMetrics]:
-    metrics = WorkerMetrics()
-    return ReadGaps(consumer.seek, metrics, clock=lambda: consumer.now), metrics
+    async def read_range(self, topic: str, partition: int, start: int, end: int) -> list[SimpleNamespace]:
+        self.reads.append((partition, start, end))
+        if self.fails:
+            raise TimeoutError("not served")
+        log = self.logs[TP(topic, partition)]
+        return [SimpleNamespace(topic=topic, partition=partition, offset=offset, value=log[offset], key=None,
+                                headers=[], timestamp=1_700_000_000_000)
+                for offset in range(start, end) if offset in log]
 
 
 def count(metrics: WorkerMetrics, outcome: str) -> float:
@@ -42,58 +40,63 @@ def count(metrics: WorkerMetrics, outcome: str) -> float:
     return value or 0.0
 
 
-async def test_records_in_order_are_all_taken_and_nothing_is_sought():
-    consumer = Consumer()
-    gaps, _ = gaps_for(consumer)
-    assert taken(await gaps.in_turn(events(68, 69, 70) + events(5, 6, tp=OTHER))) == [
-        (0, 68), (0, 69), (0, 70), (1, 5), (1, 6)]
-    assert taken(await gaps.in_turn(events(71, 71, 70))) == [(0, 71), (0, 71), (0, 70)]  # again: OffsetGuard's
-    assert consumer.seeks == []
+def full_log(first: int, last: int) -> dict[int, bytes]:
+    return {offset: f"record {offset}".encode() for offset in range(first, last + 1)}
 
 
-async def test_a_skipped_record_is_read_again_before_the_ones_after_it():
-    consumer = Consumer()
-    gaps, metrics = gaps_for(consumer)
-    assert taken(await gaps.in_turn(events(82, 83, 85, 86) + events(7, tp=OTHER))) == [(0, 82), (0, 83), (1, 7)]
-    assert consumer.seeks == [(RAW, 84)]
-    consumer.now = 0.2
-    assert taken(await gaps.in_turn(events(87, 88))) == []  # fetched before the seek: they come again
-    assert consumer.seeks == [(RAW, 84)]  # one seek per gap
-    assert taken(await gaps.in_turn(events(84, 85, 86, 87))) == [(0, 84), (0, 85), (0, 86), (0, 87)]
-    assert count(metrics, "read_again") == 1 and count(metrics, "hole") == 0
+async def test_records_in_order_read_nothing():
+    broker = Broker({RAW: full_log(0, 100)})
+    gaps = ReadGaps(broker.read_range, WorkerMetrics())
+    assert await gaps.skipped(events(68, 69, 70) + events(5, 6, tp=OTHER)) == []
+    assert await gaps.skipped(events(71, 71, 70)) == []  # delivered again: OffsetGuard's business
+    assert broker.reads == []
 
 
-async def test_a_gap_the_broker_still_answers_across_after_the_seek_is_a_hole_and_read_past():
-    consumer = Consumer()
-    gaps, metrics = gaps_for(consumer)
-    assert taken(await gaps.in_turn(events(10, 12))) == [(0, 10)]  # 11: say a transaction marker
-    consumer.now = ReadGaps.HOLE_AFTER_SECONDS + 0.1
-    assert taken(await gaps.in_turn(events(12, 13))) == [(0, 12), (0, 13)]
-    assert consumer.seeks == [(RAW, 11)]
-    assert count(metrics, "hole") == 1
-    assert taken(await gaps.in_turn(events(15))) == []  # a later gap is sought again
-    assert consumer.seeks == [(RAW, 11), (RAW, 14)]
+async def test_skipped_records_are_read_from_the_broker_whole_and_in_order():
+    broker = Broker({RAW: full_log(0, 100)})
+    metrics = WorkerMetrics()
+    gaps = ReadGaps(broker.read_range, metrics)
+    assert await gaps.skipped(events(82, 83)) == []
+    found = await gaps.skipped(events(86, 87) + events(7, tp=OTHER))
+    assert broker.reads == [(0, 84, 86)]
+    assert [(e.origin.partition, e.origin.offset, e.value) for e in found] == [
+        (0, 84, b"record 84"), (0, 85, b"record 85")]
+    assert found[0].origin.topic == "news.raw" and found[0].origin.timestamp_ms == 1_700_000_000_000
+    assert await gaps.skipped(events(88)) == []  # in order again
+    assert count(metrics, "read_again") == 2 and count(metrics, "hole") == 0
+
+
+async def test_offsets_without_a_record_are_a_hole():
+    log = full_log(0, 20)
+    del log[11]  # say a transaction marker
+    broker = Broker({RAW: log})
+    metrics = WorkerMetrics()
+    gaps = ReadGaps(broker.read_range, metrics)
+    await gaps.skipped(events(10))
+    assert await gaps.skipped(events(12, 13)) == []
+    assert count(metrics, "hole") == 1 and count(metrics, "read_again") == 0
+
+
+async def test_a_read_that_fails_is_counted_as_lost_and_the_batch_goes_on(caplog):
+    broker = Broker({RAW: full_log(0, 20)}, fails=True)
+    metrics = WorkerMetrics()
+    gaps = ReadGaps(broker.read_range, metrics)
+    await gaps.skipped(events(5))
+    assert await gaps.skipped(events(9)) == []
+    assert count(metrics, "lost") == 3
+    assert "replay them from offset 6" in caplog.text
 
 
 async def test_a_new_assignment_starts_where_the_consumer_was_sent():
-    consumer = Consumer()
-    gaps, _ = gaps_for(consumer)
-    assert taken(await gaps.in_turn(events(10, 11))) == [(0, 10), (0, 11)]
-    assert taken(await gaps.in_turn(events(40, 41, generation=2))) == [(0, 40), (0, 41)]  # another worker had 12..39
-    assert taken(await gaps.in_turn(events(5, generation=3))) == [(0, 5)]  # sent back to an older commit
-    assert consumer.seeks == []
+    broker = Broker({RAW: full_log(0, 100)})
+    gaps = ReadGaps(broker.read_range, WorkerMetrics())
+    await gaps.skipped(events(10, 11))
+    assert await gaps.skipped(events(40, 41, generation=2)) == []  # another worker had 12..39
+    assert await gaps.skipped(events(5, generation=3)) == []  # sent back to an older commit
+    assert broker.reads == []
 
 
-async def test_a_refused_seek_is_asked_again_at_the_next_record_past_the_gap():
-    consumer = Consumer()
-    refusals = [RuntimeError("no current assignment for partition")]
-
-    async def seek(tp: TP, offset: int) -> None:
-        consumer.seeks.append((tp, offset))
-        if refusals:
-            raise refusals.pop()
-
-    gaps = ReadGaps(seek, WorkerMetrics(), clock=lambda: consumer.now)
-    assert taken(await gaps.in_turn(events(1, 3))) == [(0, 1)]
-    assert taken(await gaps.in_turn(events(3))) == []
-    assert consumer.seeks == [(RAW, 2), (RAW, 2)]
+async def test_a_record_read_again_is_skipped_when_faust_delivers_it_after_all():
+    guard = OffsetGuard(WorkerMetrics())
+    assert guard.take(RAW, 84)  # read from the broker
+    assert [e.message.offset for e in guard.fresh(events(84, 85))] == [85]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.structs import RecordMetadata
+from aiokafka.structs import RecordMetadata, TopicPartition
 
 from worker import codec
 from worker.security import aiokafka_options
@@ -60,6 +60,30 @@ async def follow(settings: Settings, topics: Sequence[str], *, from_beginning: b
                 last = time.monotonic()
             elif idle_timeout is not None and time.monotonic() - last > idle_timeout:
                 return
+    finally:
+        await consumer.stop()
+
+
+async def read_range(settings: Settings, topic: str, partition: int, start: int, end: int,
+                     timeout: float = 15.0) -> list[ConsumerRecord]:
+    """The records at offsets ``start`` .. ``end - 1`` of one partition, read straight from the broker (no consumer
+    group: nothing is committed). An offset without a record (a transaction marker) is simply absent. Raises
+    ``TimeoutError`` when the broker has not served the range within ``timeout`` seconds."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=settings.max_message_bytes, **aiokafka_options(settings))
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while await consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}[{partition}] offsets {start}..{end - 1} not served in {timeout:.0f} s")
+            fetched = await consumer.getmany(tp, timeout_ms=200)
+            records += [record for record in fetched.get(tp, []) if record.offset < end]
+        return records
     finally:
         await consumer.stop()
 
