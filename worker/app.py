@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import itertools
 import logging
 import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from worker import codec
 from worker.deadletter import dead_letter
 from worker.kafka.broker import free_port
-from worker.kafka.clients import read_range
+from worker.kafka.clients import BrokerReads
 from worker.kafka.topics import stories_topic
 from worker.pipeline import Outcome, Pipeline, StageObserver, build_pipeline
 from worker.records import Article, DateMention, Dateline, Envelope, Origin, Rejection, RejectCode, Span
@@ -176,9 +175,6 @@ class WorkerMetrics:
                                     ["topic"], registry=self.registry)
         self.lag = Gauge("newsworker_consumer_lag", "High watermark minus next offset to process.",
                          ["topic", "partition"], registry=self.registry)
-        self.rewinds = Counter("newsworker_link_rewinds",
-                               "Times the linking agent was handed a record past its cursor and read the skipped "
-                               "records again.", registry=self.registry)
         self.unreadable_state = Counter("newsworker_unreadable_state",
                                         "Values of the linking agent's tables that could not be read (left as they "
                                         "are; the article is linked without them).", ["table"],
@@ -187,8 +183,8 @@ class WorkerMetrics:
                                       "Times the linking agent rebuilt its story index from the story table, by "
                                       "cause.", ["cause"], registry=self.registry)
         self.read_gaps = Counter("newsworker_read_gaps",
-                                 "Input records the consumer skipped (read_again: sought back to; hole: no records "
-                                 "there after all).", ["topic", "outcome"], registry=self.registry)
+                                 "Records the consumer skipped (read_again: read from the broker and processed; "
+                                 "hole: no record there after all).", ["topic", "outcome"], registry=self.registry)
         self.redelivered = Counter("newsworker_redelivered_records",
                                    "Records delivered again at an offset this worker had already taken; skipped.",
                                    ["topic"], registry=self.registry)
@@ -534,6 +530,45 @@ class OffsetGuard:
         return True
 
 
+class SkippedUnreadable(Exception):
+    """Records the consumer skipped could not be read from the broker: the worker stops without committing past
+    them (a restart is handed them again), since their bytes are not in hand to dead-letter."""
+
+
+class Reads(Protocol):
+    """The cluster reads beside the consumer that repair its skips (``worker.kafka.clients.BrokerReads``)."""
+
+    async def records(self, topic: str, partition: int, start: int, end: int) -> Sequence[Any]: ...
+
+    async def committed(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int | None]: ...
+
+    async def first_retained(self, topic: str, partition: int) -> int: ...
+
+SKIPPED_READ_AT_ONCE = 50  # records per read of a skipped range: a record can be several MB (max_message_bytes)
+
+
+async def read_skipped(reads: Reads, metrics: WorkerMetrics, tp: Any, start: int,
+                       end: int) -> AsyncIterator[Envelope]:
+    """The records at ``start`` .. ``end - 1`` of ``tp``, which the consumer skipped, read straight from the
+    broker in order, a few at a time. An offset the broker has no record for (a transaction marker takes one) is
+    a hole. Raises ``SkippedUnreadable`` when the broker does not serve them."""
+    logger.warning("%s[%d] records %d..%d were skipped by the consumer (offset %d came next); reading them from "
+                   "the broker", tp.topic, tp.partition, start, end - 1, end)
+    for first in range(start, end, SKIPPED_READ_AT_ONCE):
+        last = min(end, first + SKIPPED_READ_AT_ONCE)
+        try:
+            records = await reads.records(tp.topic, tp.partition, first, last)
+        except Exception as exc:
+            logger.critical("%s[%d] records %d..%d could not be read again (%s: %s); stopping without committing "
+                            "past them", tp.topic, tp.partition, first, end - 1, type(exc).__name__, exc)
+            raise SkippedUnreadable(f"{tp.topic}[{tp.partition}] records {first}..{end - 1}") from exc
+        metrics.read_gaps.labels(tp.topic, "read_again").inc(len(records))
+        if last - first > len(records):
+            metrics.read_gaps.labels(tp.topic, "hole").inc(last - first - len(records))
+        for record in records:
+            yield envelope_from_record(record)
+
+
 class ReadGaps:
     """Notices records the consumer skipped on an input partition, and reads them straight from the broker.
 
@@ -543,62 +578,55 @@ class ReadGaps:
     runs of 20; a temporary log of each batch's offsets showed a worker take offsets 68..83 of a partition, then
     85..88, and 84 never came again. CI saw it during a clean stop too (offset 11 missing, 12.. handed over). The
     cause is Faust's fetcher, which drops a record that arrives below the highest offset it has handed over (the
-    race the stories topic's ``LinkCursor`` repairs), and its commit, which takes offset ``n + 1`` acked after a
-    commit at ``n`` as contiguous. Within one assignment (one consumer generation) a partition comes in order,
-    so a record past the next expected offset means records were skipped: they are read with a consumer of
-    their own (``read_range``) and processed with the batch, before it is published and acked, so the commit
-    Faust then makes past them loses nothing. Holding the later records back unacked instead, and seeking back,
-    was tried: at a stop the fetcher no longer answers the seek, and Faust waits for the held records forever.
-    An offset the broker has no record for (a transaction marker takes one) is a hole and costs one read. The
-    first record of a partition after an assignment starts the count: where it should start is the committed
-    offset, which Faust does not expose.
+    race the stories topic's ``LinkCursor`` repairs the same way), and its commit, which takes offset ``n + 1``
+    acked after a commit at ``n`` as contiguous. Within one assignment (one consumer generation) a partition
+    comes in order from the offset its group committed, so a record past the next expected offset means records
+    were skipped: they are read with a consumer of their own (``read_skipped``) and processed with the batch,
+    before it is published and acked, so the commit Faust then makes past them loses nothing. Holding the later
+    records back unacked instead, and seeking back, was tried: at a stop the fetcher no longer answers the seek,
+    and Faust waits for the held records forever.
+
+    Where an assignment starts is the group's committed offset, asked of the broker at the first batch of each
+    generation: counting from the first record handed over instead misses a skip of the first ones, and takes a
+    record left over from before the assignment's seek for the start (seen in the churn test: offset 42 of a
+    partition came first after a rebalance, then 51, and 43..50 were read again although the worker that had held
+    the partition had most likely processed them). When the broker does not answer, the count starts at the first
+    record.
     """
 
-    def __init__(self, read_range: Callable[[str, int, int, int], Awaitable[Sequence[Any]]],
-                 metrics: WorkerMetrics) -> None:
-        self.read_range, self.metrics = read_range, metrics
-        self.expected: dict[Any, tuple[Any, int]] = {}  # per partition: (consumer generation, next offset)
+    def __init__(self, reads: Reads, metrics: WorkerMetrics) -> None:
+        self.reads, self.metrics = reads, metrics
+        self.expected: dict[Any, tuple[Any, int | None]] = {}  # per partition: (consumer generation, next offset)
 
     async def skipped(self, events: Sequence[Any]) -> list[Envelope]:
-        """The records the consumer left out before ``events`` (in order), read from the broker."""
+        """The records the consumer left out before ``events`` (in order), read from the broker; raises
+        ``SkippedUnreadable`` when they cannot be read."""
+        await self._start_assignments(events)
         found: list[Envelope] = []
         for event in events:
             tp, offset, generation = event.message.tp, event.message.offset, event.message.generation_id
-            known = self.expected.get(tp)
-            if known is None or known[0] != generation:  # a new assignment: Faust sought to the committed offset
-                self.expected[tp] = (generation, offset + 1)
-                continue
-            if offset > known[1]:
-                found += await self._read(tp, known[1], offset)
-            self.expected[tp] = (generation, max(known[1], offset + 1))  # a lower offset: delivered again
+            expected = self.expected[tp][1]
+            if expected is not None and offset > expected:
+                found += [envelope async for envelope in read_skipped(self.reads, self.metrics, tp, expected, offset)]
+            # a lower offset: delivered again, or left over from before the assignment's seek
+            self.expected[tp] = (generation, offset + 1 if expected is None else max(expected, offset + 1))
         return found
 
-    async def _read(self, tp: Any, start: int, end: int) -> list[Envelope]:
+    async def _start_assignments(self, events: Sequence[Any]) -> None:
+        """Where each partition new to this generation starts: the offset the group committed (None: unknown)."""
+        starting = {event.message.tp: event.message.generation_id for event in events
+                    if self.expected.get(event.message.tp, (None,))[0] != event.message.generation_id}
+        if not starting:
+            return
         try:
-            records = await self.read_range(tp.topic, tp.partition, start, end)
-        except Exception as exc:  # the broker is away: say exactly what to replay
-            logger.error("%s[%d] records %d..%d were skipped by the consumer and could not be read again (%s: %s); "
-                         "replay them from offset %d", tp.topic, tp.partition, start, end - 1, type(exc).__name__,
-                         exc, start)
-            self.metrics.read_gaps.labels(tp.topic, "lost").inc(end - start)
-            return []
-        logger.warning("%s[%d] records %d..%d were skipped by the consumer (offset %d came next); %d read again",
-                       tp.topic, tp.partition, start, end - 1, end, len(records))
-        self.metrics.read_gaps.labels(tp.topic, "read_again").inc(len(records))
-        if end - start > len(records):
-            self.metrics.read_gaps.labels(tp.topic, "hole").inc(end - start - len(records))
-        return [envelope_from_record(record) for record in records]
-
-
-async def sought_back(seek: Callable[[Any, int], Any], tp: Any, offset: int) -> bool:
-    """Seek ``tp`` to ``offset``; False when the consumer refused (the partition was revoked meanwhile: the next
-    assignment seeks to the committed offset anyway, and a record past ``offset`` still here asks again)."""
-    try:
-        await seek(tp, offset)
-    except Exception as exc:
-        logger.warning("could not seek %s[%d] to %d: %s: %s", tp.topic, tp.partition, offset, type(exc).__name__, exc)
-        return False
-    return True
+            committed = await self.reads.committed([(tp.topic, tp.partition) for tp in starting])
+        except Exception as exc:
+            logger.warning("could not read the committed offsets of %s (%s: %s); skips of their first records go "
+                           "unnoticed", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in starting),
+                           type(exc).__name__, exc)
+            committed = {}
+        for tp, generation in starting.items():
+            self.expected[tp] = (generation, committed.get((tp.topic, tp.partition)))
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
@@ -634,18 +662,21 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pipeline,
-               sender: Callable[[], Sender] | None = None, host: HostFactory = ProcessHost) -> faust.App:
+               sender: Callable[[], Sender] | None = None, host: HostFactory = ProcessHost,
+               reads: Reads | None = None) -> faust.App:
     """The worker's Faust app; ``app.newsworker`` is its :class:`Runtime`.
 
     ``host`` decides where the pipeline runs (a child process by default; ``ThreadHost`` for factories that
-    cannot be pickled); ``sender`` replaces Faust's producer in agent tests.
+    cannot be pickled); ``sender`` replaces Faust's producer and ``reads`` the cluster reads that repair the
+    consumer's skips (``BrokerReads``) in agent tests.
     """
     app = faust.App(settings.app_id, **faust_options(settings))
     metrics = WorkerMetrics()
     publisher = Publisher(sender or (lambda: app.producer), settings, metrics)
     runtime = Runtime(settings, host(pipeline_factory, settings), publisher, metrics)
     guard = OffsetGuard(metrics)
-    gaps = ReadGaps(functools.partial(read_range, settings), metrics)
+    reads = reads or BrokerReads(settings)
+    gaps = ReadGaps(reads, metrics)
     app.newsworker = runtime  # type: ignore[attr-defined]
     raw_topic = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes,
                           key_serializer="raw", value_serializer="raw", partitions=settings.partitions_raw)
@@ -672,15 +703,17 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
             in_flight: asyncio.Future[None] | None = None
             while True:
                 events = await batches.get()
-                # Records the consumer skipped go first, read from the broker; records delivered twice are acked
-                # with their batch but not processed again.
-                skipped = [e for e in await gaps.skipped(events)
-                           if guard.take(TP(e.origin.topic, e.origin.partition), e.origin.offset)]
-                envelopes = skipped + [envelope_from_message(event.message) for event in guard.fresh(events)]
+                envelopes: list[Envelope] = []
                 try:
+                    # Records the consumer skipped go first, read from the broker; records delivered twice are
+                    # acked with their batch but not processed again.
+                    envelopes += [e for e in await gaps.skipped(events)
+                                  if guard.take(TP(e.origin.topic, e.origin.partition), e.origin.offset)]
+                    envelopes += [envelope_from_message(event.message) for event in guard.fresh(events)]
                     messages = await runtime.process(envelopes)  # dead-letters bad data, never raises for it
-                except Exception as exc:  # no pipeline (its models failed to load): nothing useful can run
-                    logger.critical("cannot process batch %s: %s: %s", _span(envelopes), type(exc).__name__, exc)
+                except Exception as exc:  # skipped records unreadable, or no pipeline (its models failed to load)
+                    logger.critical("cannot process batch %s: %s: %s", _span(envelopes) or "(skipped records)",
+                                    type(exc).__name__, exc)
                     batches.task_done()
                     await app.crash(exc)
                     return
@@ -727,84 +760,104 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
 
     linker = LinkerState()
 
-    async def first_retained(tp: Any) -> int:
-        return (await app.consumer.earliest_offsets(tp)).get(tp, 0)
-
-    cursor = LinkCursor(decisions, lambda tp, offset: app.consumer.seek(tp, offset), first_retained, metrics)
+    cursor = LinkCursor(decisions, reads, metrics)
 
     @app.on_partitions_revoked.connect
     async def suspect_story_index(app_: Any, revoked: set[Any], **_: Any) -> None:
         if any(tp.topic == stories.get_topic_name() for tp in revoked):
             linker.revoked()
 
+    async def story_index() -> StoryIndex:
+        """The index of the story table as it is now: the one kept, or rebuilt from the table."""
+        index = linker.current(decision_count(decisions))
+        if index is not None:
+            return index
+        metrics.index_rebuilds.labels(linker.cause).inc()
+        started = time.perf_counter()
+        entries = dict(story_table.items())
+        unreadable: list[str] = []
+        # Off the event loop: it takes seconds for a large table (about 2 s per 100,000 entries measured by bench
+        # link), and a loop blocked that long misses heartbeats and gets the worker out of its group.
+        index = await asyncio.to_thread(index_from_table, entries, unreadable,
+                                        retention_seconds=link_config.retention_seconds, upkeep_on_apply=False)
+        logger.info("story index rebuilt from %d table entries in %.1f s", len(index.entries),
+                    time.perf_counter() - started)
+        if unreadable:
+            metrics.unreadable_state.labels("stories").inc(len(unreadable))
+            logger.error("%d story table values could not be read and were left out of the index (first: %s)",
+                         len(unreadable), ", ".join(unreadable[:5]))
+        return index
+
+    async def link_record(envelope: Envelope) -> bool:
+        """Link the stories record in ``envelope`` and publish what was decided; False when that failed and the
+        worker is stopping."""
+        revocations = linker.revocations
+        index = await story_index()
+        failures: list[str] = []  # why linking failed once the index was being changed, if it did
+        now = datetime.now(timezone.utc)
+        try:
+            article = article_from_plain(codec.loads(envelope.value or b""))
+        except Exception as exc:  # only this worker writes the topic; a bad record is a bug, kept for replay
+            logger.error("unreadable article on %s: %s: %s", envelope.origin.describe(), type(exc).__name__, exc)
+            rejection = Rejection(RejectCode.PROCESSING_ERROR, f"linking input unreadable: {exc}")
+            messages = [dead_letter_message(envelope, rejection, settings, now)]
+        else:
+            messages = link_messages(index, story_table, decisions, article, envelope, settings, link_config,
+                                     metrics, on_index_failure=failures.append)
+        if failures:  # the index may be half-changed: the table is what was decided
+            linker.drop(failures[0])
+        elif linker.revocations == revocations:  # not revoked while it was rebuilt: the index is current
+            linker.keep(index, decision_count(decisions))
+        try:
+            await publisher.publish(messages)
+        except PublishFailed as exc:
+            logger.critical("giving up on %s: %s", envelope.origin.describe(), exc)
+            await app.crash(exc)
+            return False
+        cursor.linked(envelope.origin.offset or 0)
+        return True
+
+    async def upkeep() -> None:
+        """Drop dead rows and merge large sorted runs of the index when it asks: seconds at a million live articles
+        (numpy over every row), so in a thread and the event loop goes on; this agent waits, nothing else touches
+        the index meanwhile."""
+        index = linker.index
+        if index is None or not index.wants_upkeep:
+            return
+        compacting, started = index.wants_compaction, time.perf_counter()
+        try:
+            await asyncio.to_thread(index.upkeep)
+        except Exception as exc:  # a bug: the index cannot be trusted, but nothing decided is lost
+            logger.exception("story index upkeep failed")
+            linker.drop(f"its upkeep failed: {type(exc).__name__}: {exc}")
+            return
+        if compacting:
+            logger.info("story index compacted to %d articles in %.1f s", len(index), time.perf_counter() - started)
+
     @app.agent(stories, name="link")
     async def link_stories(stream: faust.StreamT) -> None:
         """reads: enriched articles, the story table — writes: Article.followup, the story table, both outputs."""
-        failures: list[str] = []  # why linking the current article failed, if it did
         # noack: the offset is committed only once the outputs are out. With auto-acks, an event in flight when
         # the worker is stopped is acked as the loop is cancelled: its article was never published by anyone
         # (measured: a SIGTERM lost the batch of articles that was being linked).
         async for event in stream.noack().events():
-            if await cursor.out_of_turn(event.message.tp, event.message.offset):
-                continue  # not acked: it is read again in turn
+            tp = event.message.tp
+            try:
+                async for skipped in cursor.skipped(tp, event.message.offset):  # records the consumer left out
+                    if guard.take(tp, skipped.origin.offset or 0):
+                        if not await link_record(skipped):
+                            return
+                        await upkeep()
+            except SkippedUnreadable as exc:  # not acked; the cursor is where linking got: a restart goes on there
+                await app.crash(exc)
+                return
             if not guard.fresh([event]):
                 await stream.ack(event)  # delivered twice: its outputs are out already
                 continue
-            revocations = linker.revocations
-            index = linker.current(decision_count(decisions))
-            if index is None:
-                metrics.index_rebuilds.labels(linker.cause).inc()
-                started = time.perf_counter()
-                entries = dict(story_table.items())
-                unreadable: list[str] = []
-                # Off the event loop: it takes seconds for a large table (about 2 s per 100,000 entries measured
-                # by bench link), and a loop blocked that long misses heartbeats and gets the worker out of its group.
-                index = await asyncio.to_thread(index_from_table, entries, unreadable,
-                                                retention_seconds=link_config.retention_seconds,
-                                                upkeep_on_apply=False)
-                logger.info("story index rebuilt from %d table entries in %.1f s", len(index.entries),
-                            time.perf_counter() - started)
-                if unreadable:
-                    metrics.unreadable_state.labels("stories").inc(len(unreadable))
-                    logger.error("%d story table values could not be read and were left out of the index "
-                                 "(first: %s)", len(unreadable), ", ".join(unreadable[:5]))
-            envelope = envelope_from_message(event.message)
-            now = datetime.now(timezone.utc)
-            try:
-                article = article_from_plain(codec.loads(envelope.value or b""))
-            except Exception as exc:  # only this worker writes the topic; a bad record is a bug, kept for replay
-                logger.error("unreadable article on %s: %s: %s", envelope.origin.describe(), type(exc).__name__, exc)
-                rejection = Rejection(RejectCode.PROCESSING_ERROR, f"linking input unreadable: {exc}")
-                messages = [dead_letter_message(envelope, rejection, settings, now)]
-            else:
-                messages = link_messages(index, story_table, decisions, article, envelope, settings,
-                                         link_config, metrics, on_index_failure=failures.append)
-            if failures:  # the index may be half-changed: the table is what was decided
-                linker.drop(failures.pop())
-            elif linker.revocations == revocations:  # not revoked while it was rebuilt: the index is current
-                linker.keep(index, decision_count(decisions))
-            try:
-                await publisher.publish(messages)
-            except PublishFailed as exc:
-                logger.critical("giving up on %s: %s", envelope.origin.describe(), exc)
-                await app.crash(exc)
+            if not await link_record(envelope_from_message(event.message)):
                 return
-            cursor.linked(event.message.offset)
             await stream.ack(event)
-            if index.wants_upkeep:
-                # Dropping dead rows and merging large sorted runs take seconds at a million live articles (numpy
-                # over every row): in a thread, so the event loop goes on; nothing else touches the index
-                # meanwhile, this agent waits.
-                compacting, started = index.wants_compaction, time.perf_counter()
-                try:
-                    await asyncio.to_thread(index.upkeep)
-                except Exception as exc:  # a bug: the index cannot be trusted, but nothing decided is lost
-                    logger.exception("story index upkeep failed")
-                    linker.drop(f"its upkeep failed: {type(exc).__name__}: {exc}")
-                    continue
-                if compacting:
-                    logger.info("story index compacted to %d articles in %.1f s", len(index),
-                                time.perf_counter() - started)
+            await upkeep()
 
     app.newsworker_link_agent = link_stories  # type: ignore[attr-defined]
 
@@ -913,59 +966,57 @@ def progress_value(decisions: int, next_offset: int | None) -> bytes:
 
 
 class LinkCursor:
-    """Where linking stands on the stories partition, kept in the decisions table, and the rewind when the
-    consumer hands over a record past it.
+    """Where linking stands on the stories partition, kept in the decisions table, and the records the consumer
+    skipped before it.
 
     Faust can drop records it has fetched: those that reach a stream while a rebalance's recovery has flow
     control suspended are skipped without an ack, and its gap bookkeeping then commits past them (faust-streaming
     issues #596 and #606, open). Measured here: a successor worker took offset 85 of the stories topic, then 117;
     the 31 articles between were never linked nor published. The committed offset cannot be trusted for this,
     so the cursor is table state (``linking_progress``), written with each new decision: an owner after a restart
-    or a rebalance reads it back, and a record past it sends the consumer back to it. It is written as the
-    decision is taken, before its outputs are out: a record below the cursor is still linked when it comes (a
-    redelivery republishes its kept decision), so a cursor ahead of the outputs loses nothing. Records left
-    over from before that seek are ignored (not acked) until the skipped ones arrive; a cursor below the
-    partition's first retained offset (records expired while nobody linked) is given up with a warning instead.
+    or a rebalance reads it back, and when a record past it is handed over, the records between are read straight
+    from the broker (``read_skipped``) and linked first, in order. It is written as the decision is taken, before
+    its outputs are out: a record below the cursor is still linked when it comes (a redelivery republishes its
+    kept decision), so a cursor ahead of the outputs loses nothing. Records that expired before anyone linked
+    them (a cursor below the partition's first retained offset) are given up with a warning. Seeking the
+    consumer back to the cursor and leaving the later records unacked until the skipped ones came again was the
+    first design: a stop or a rebalance then waited for those records, as the raw topic's first ``ReadGaps`` did.
     """
 
-    RESEEK_AFTER_SECONDS = 5.0  # a seek not answered by then is sent again (a rebalance may have undone it)
-
-    def __init__(self, decisions: Any, seek: Callable[[Any, int], Any], earliest: Callable[[Any], Any],
-                 metrics: WorkerMetrics, clock: Callable[[], float] = time.monotonic) -> None:
-        self.decisions, self.seek, self.earliest, self.metrics, self.clock = decisions, seek, earliest, metrics, clock
-        self.sought: tuple[int, float] | None = None  # the offset sought back to, and when
+    def __init__(self, decisions: Any, reads: Reads, metrics: WorkerMetrics) -> None:
+        self.decisions, self.reads, self.metrics = decisions, reads, metrics
 
     def expected(self) -> int | None:
         return linking_progress(self.decisions)[1]
 
     def linked(self, offset: int) -> None:
         """The record at ``offset`` is done. A new decision moved the cursor already; a record without one (a
-        redelivered article, an unreadable record, a linking failure) moves it here, or it would be sought again
+        redelivered article, an unreadable record, a linking failure) moves it here, or it would be read again
         and again."""
         count, expected = linking_progress(self.decisions)
         if expected is None or offset + 1 > expected:  # otherwise no write: the changelog gets no record
             self.decisions[PROGRESS_KEY] = progress_value(count, offset + 1)
 
-    async def out_of_turn(self, tp: Any, offset: int) -> bool:
-        """True when the record at ``offset`` must wait: records before it were skipped and are being read again."""
+    async def skipped(self, tp: Any, offset: int) -> AsyncIterator[Envelope]:
+        """The records between the cursor and ``offset``, the one the consumer handed over, read from the broker
+        in order (none when it is the next one, or one linked before); raises ``SkippedUnreadable``."""
         expected = self.expected()
         if expected is None or offset <= expected:
-            self.sought = None
-            return False  # the next record, or one linked before (a redelivery republishes its decision)
-        if self.sought is not None and self.sought[0] == expected and \
-                self.clock() - self.sought[1] < self.RESEEK_AFTER_SECONDS:
-            return True  # fetched before the seek: it comes again after the records being read again
-        first_retained = await self.earliest(tp)
+            return
+        try:
+            first_retained = await self.reads.first_retained(tp.topic, tp.partition)
+        except Exception as exc:
+            logger.critical("%s[%d] records %d..%d were skipped by the consumer, and where the partition starts "
+                            "could not be read (%s: %s)", tp.topic, tp.partition, expected, offset - 1,
+                            type(exc).__name__, exc)
+            raise SkippedUnreadable(f"{tp.topic}[{tp.partition}] records {expected}..{offset - 1}") from exc
         if expected < first_retained:
-            logger.warning("stories records %d..%d expired before they were linked; going on from %d",
-                           expected, first_retained - 1, offset)
-            return False
-        logger.warning("stories records %d..%d were handed over out of turn (offset %d came next); reading them "
-                       "again", expected, offset - 1, offset)
-        self.metrics.rewinds.inc()
-        if await sought_back(self.seek, tp, expected):
-            self.sought = (expected, self.clock())
-        return True
+            logger.warning("%s[%d] records %d..%d expired before they were linked; going on from %d", tp.topic,
+                           tp.partition, expected, first_retained - 1, min(first_retained, offset))
+            expected = first_retained
+        if expected < offset:
+            async for envelope in read_skipped(self.reads, self.metrics, tp, expected, offset):
+                yield envelope
 
 
 # An out-of-order article can re-root a story of tens of thousands of members. What it publishes and restates

@@ -6,7 +6,9 @@ import jsonschema
 import json
 from pathlib import Path
 
+from log_reads import LogReads
 from worker import codec
+from worker.kafka.topics import stories_topic
 from worker.pipeline import build_pipeline
 from worker.records import Envelope
 from worker.stories.table import decode_entry
@@ -81,3 +83,38 @@ async def test_a_redelivered_article_gets_the_same_output_again():
     first, later, again = sender.bodies("out.articles")
     assert again == later  # not linked to itself the second time
     assert sender.bodies("out.followups")[1] == sender.bodies("out.followups")[2]
+
+
+FERRIES = {"id": "quay-3", "published_at": "2025-03-05T09:00:00Z",
+           "text": "PORT ELLIS — Ferries of Grey Gull Lines sailed from Port Ellis again on Wednesday, two days after "
+                   "the cargo ship Alba Star ran aground at the quay and blocked the harbour entrance. Harbour master "
+                   "Lena Ruiz said the quay wall had passed the divers' inspection."}
+INQUIRY = {"id": "quay-4", "published_at": "2025-03-06T09:00:00Z",
+           "text": "PORT ELLIS — The harbour authority opened an inquiry on Thursday into how the cargo ship Alba Star "
+                   "ran aground at the Port Ellis quay on Monday. Harbour master Lena Ruiz said the pilot's radio "
+                   "logs would be examined."}
+
+
+async def test_stories_records_the_consumer_skipped_are_read_from_the_broker_and_linked_first():
+    """Faust can hand the linking agent a record past its cursor, having dropped the ones between (a recovery
+    race): they are read from the broker and linked before it, in order, and skipped if Faust delivers them
+    after all."""
+    sender = RecordingSender()
+    stories = (stories_topic(SETTINGS), 0)
+    reads = LogReads({stories: {1: enriched(LATER), 2: enriched(FERRIES)}})
+    app = make_app(sender, reads=reads)
+    async with app.newsworker_link_agent.test_context() as agent:
+        await agent.put(enriched(FIRST), key=b"quay-1")  # offset 0
+        agent.sent_offset = 3  # offsets 1 and 2 never reach the stream
+        await agent.put(enriched(INQUIRY), key=b"quay-4")
+        await until(lambda: len(sender.sent) == 8)
+        agent.sent_offset = 1  # Faust delivers offset 1 after all: its outputs are out already
+        await agent.put(enriched(LATER), key=b"quay-2")
+        agent.sent_offset = 4
+        await agent.put(enriched(INQUIRY | {"id": "quay-5"}), key=b"quay-5")
+        await until(lambda: len(sender.sent) == 10)
+    assert reads.reads == [(0, 1, 3)]
+    articles = sender.bodies("out.articles")
+    assert [article["source_id"] for article in articles] == ["quay-1", "quay-2", "quay-3", "quay-4", "quay-5"]
+    story = articles[0]["followup"]["story_id"]
+    assert [article["followup"]["story_id"] for article in articles] == [story] * 5

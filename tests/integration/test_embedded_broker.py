@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
 from worker.kafka.broker import BrokerStartError, EmbeddedBroker, free_port, wait_for_port
-from worker.kafka.clients import read_range
+from worker.kafka.clients import BrokerReads, read_range
 from worker.kafka.topics import create_topics, worker_topics
 from worker.security import aiokafka_options
 
@@ -67,7 +68,7 @@ def test_a_stopped_broker_frees_its_port_and_a_taken_port_is_reported():
 
 
 async def test_a_range_of_one_partition_reads_back_exactly(kafka_settings):
-    # What the enrich agent uses to read records its consumer skipped (ReadGaps).
+    # What both agents use to read records their consumer skipped (ReadGaps, LinkCursor).
     await create_topics(kafka_settings)
     topic = kafka_settings.topic_raw
     producer = AIOKafkaProducer(**aiokafka_options(kafka_settings))
@@ -80,3 +81,29 @@ async def test_a_range_of_one_partition_reads_back_exactly(kafka_settings):
     records = await read_range(kafka_settings, topic, 1, 3, 6)
     assert [(r.offset, r.value) for r in records] == [(n, f"body {n}".encode()) for n in (3, 4, 5)]
     assert [r.offset for r in await read_range(kafka_settings, topic, 1, 7, 8)] == [7]  # the last one
+
+
+async def test_the_group_committed_offsets_and_where_a_partition_starts_are_read_back(kafka_settings):
+    # Where ReadGaps starts each assignment: the offsets the worker's group committed, read by an admin client.
+    await create_topics(kafka_settings)
+    topic = kafka_settings.topic_raw
+    reads = BrokerReads(kafka_settings)
+    assert await reads.committed([(topic, 0), (topic, 1)]) == {(topic, 0): None, (topic, 1): None}
+    producer = AIOKafkaProducer(**aiokafka_options(kafka_settings))
+    await producer.start()
+    try:
+        for n in range(4):
+            await producer.send_and_wait(topic, f"body {n}".encode(), partition=1)
+    finally:
+        await producer.stop()
+    member = AIOKafkaConsumer(group_id=kafka_settings.app_id, enable_auto_commit=False,
+                              **aiokafka_options(kafka_settings))
+    await member.start()
+    try:
+        member.assign([TopicPartition(topic, 1)])
+        await member.commit({TopicPartition(topic, 1): 3})
+    finally:
+        await member.stop()
+    assert await reads.committed([(topic, 0), (topic, 1)]) == {(topic, 0): None, (topic, 1): 3}
+    assert await reads.first_retained(topic, 1) == 0
+    assert [r.offset for r in await reads.records(topic, 1, 2, 4)] == [2, 3]

@@ -5,7 +5,7 @@ while it is part way through. It must exit 0 well within the Kubernetes grace pe
 finished and published, its offsets committed, the group left). A second worker in the same consumer group then
 takes over from the committed offsets and the linking cursor (in about half the runs Faust drops some of the
 stories records the successor fetches while it recovers, and commits past them: ``LinkCursor`` reads them
-again; without it those articles are lost). At the end, counted by source id on the articles topic and by source
+from the broker; without it those articles are lost). At the end, counted by source id on the articles topic and by source
 offset on the dead-letter topic, every input has exactly one output: none lost, none published twice.
 """
 

@@ -1,91 +1,79 @@
-"""LinkCursor: a stories record past the cursor sends the consumer back to the cursor; nothing is linked out of
-turn, and a cursor below the first retained offset is given up instead of sought forever."""
+"""LinkCursor: the records between the cursor and a stories record handed over past it are read from the broker
+in order; nothing is read for the next record or a redelivery; records that expired before anyone linked them are
+given up; a read that fails raises instead of moving on. The cursor moves only forward."""
 
 from __future__ import annotations
 
-from worker.app import PROGRESS_KEY, LinkCursor, WorkerMetrics, linking_progress, progress_after
+import pytest
+from faust.types import TP
+
+from log_reads import LogReads, full_log
+from test_read_gaps import count
 from worker import codec
+from worker.app import PROGRESS_KEY, LinkCursor, SkippedUnreadable, WorkerMetrics, linking_progress, progress_after
 
-TP = ("t-stories", 0)
-
-
-class Consumer:
-    """Records the seeks asked for and answers the first retained offset."""
-
-    def __init__(self, first_retained: int = 0) -> None:
-        self.seeks: list[tuple[object, int]] = []
-        self.first_retained = first_retained
-
-    async def seek(self, tp: object, offset: int) -> None:
-        self.seeks.append((tp, offset))
-
-    async def earliest(self, tp: object) -> int:
-        return self.first_retained
+STORIES = TP("t-stories", 0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def cursor_at(offset: int | None, consumer: Consumer, clock: Clock) -> tuple[LinkCursor, dict, WorkerMetrics]:
+def cursor_at(offset: int | None, reads: LogReads) -> tuple[LinkCursor, dict, WorkerMetrics]:
     decisions: dict = {} if offset is None else {PROGRESS_KEY: codec.dumps({"decisions": 7, "next_offset": offset})}
     metrics = WorkerMetrics()
-    return LinkCursor(decisions, consumer.seek, consumer.earliest, metrics, clock), decisions, metrics
+    return LinkCursor(decisions, reads, metrics), decisions, metrics
 
 
-def rewinds(metrics: WorkerMetrics) -> float:
-    return metrics.registry.get_sample_value("newsworker_link_rewinds_total")
+def stories_log(first: int, last: int) -> LogReads:
+    return LogReads({("t-stories", 0): full_log(first, last)})
+
+
+async def skipped(cursor: LinkCursor, offset: int) -> list[int]:
+    return [envelope.origin.offset async for envelope in cursor.skipped(STORIES, offset)]
 
 
 async def test_a_new_table_takes_whatever_comes_first_and_moves_the_cursor_past_each_linked_record():
-    consumer = Consumer()
-    cursor, decisions, _ = cursor_at(None, consumer, Clock())
-    assert not await cursor.out_of_turn(TP, 40)
+    broker = stories_log(0, 100)
+    cursor, decisions, _ = cursor_at(None, broker)
+    assert await skipped(cursor, 40) == []
     decisions[PROGRESS_KEY] = progress_after(decisions, 40)  # as link_messages writes it with the decision
     assert cursor.expected() == 41
-    assert not await cursor.out_of_turn(TP, 41)
-    assert consumer.seeks == []
+    assert await skipped(cursor, 41) == []
+    assert broker.reads == []
 
 
-async def test_a_record_past_the_cursor_seeks_back_once_and_waits_until_the_skipped_ones_come():
-    consumer, clock = Consumer(), Clock()
-    cursor, _, metrics = cursor_at(86, consumer, clock)
-    assert await cursor.out_of_turn(TP, 117)  # 86..116 were dropped by the consumer
-    assert await cursor.out_of_turn(TP, 118)  # fetched before the seek: ignored, no second seek
-    assert consumer.seeks == [(TP, 86)]
-    assert rewinds(metrics) == 1
-    assert not await cursor.out_of_turn(TP, 86)  # the seek answered: linking goes on in turn
+async def test_the_records_between_the_cursor_and_one_past_it_are_read_in_order_in_chunks():
+    broker = stories_log(0, 200)
+    cursor, _, metrics = cursor_at(86, broker)
+    found = [envelope async for envelope in cursor.skipped(STORIES, 190)]  # 86..189 dropped by the consumer
+    assert [envelope.origin.offset for envelope in found] == list(range(86, 190))
+    assert found[0].value == b"record 86" and found[0].origin.topic == "t-stories"
+    assert broker.reads == [(0, 86, 136), (0, 136, 186), (0, 186, 190)]  # a record can be several MB
+    assert count(metrics, "read_again", "t-stories") == 104
 
 
-async def test_an_unanswered_seek_is_sent_again():
-    consumer, clock = Consumer(), Clock()
-    cursor, _, metrics = cursor_at(86, consumer, clock)
-    assert await cursor.out_of_turn(TP, 117)
-    clock.now += LinkCursor.RESEEK_AFTER_SECONDS + 1
-    assert await cursor.out_of_turn(TP, 130)
-    assert consumer.seeks == [(TP, 86), (TP, 86)]
-    assert rewinds(metrics) == 2
-
-
-async def test_a_redelivered_record_neither_seeks_nor_moves_the_cursor_back():
-    consumer = Consumer()
-    cursor, decisions, _ = cursor_at(90, consumer, Clock())
-    assert not await cursor.out_of_turn(TP, 85)
+async def test_a_redelivered_record_reads_nothing_and_does_not_move_the_cursor_back():
+    broker = stories_log(0, 100)
+    cursor, decisions, _ = cursor_at(90, broker)
+    assert await skipped(cursor, 85) == []
     decisions[PROGRESS_KEY] = progress_after(decisions, 85)
     assert linking_progress(decisions) == (8, 90)
-    assert consumer.seeks == []
+    assert broker.reads == []
 
 
-async def test_a_cursor_below_the_first_retained_record_is_given_up():
-    consumer = Consumer(first_retained=500)
-    cursor, _, metrics = cursor_at(86, consumer, Clock())
-    assert not await cursor.out_of_turn(TP, 500)  # 86..499 expired while nobody linked: nothing to read again
-    assert consumer.seeks == []
-    assert rewinds(metrics) == 0
+async def test_records_that_expired_before_anyone_linked_them_are_given_up(caplog):
+    broker = stories_log(480, 600)  # 0..479 have expired
+    cursor, _, metrics = cursor_at(86, broker)
+    assert await skipped(cursor, 500) == list(range(480, 500))  # 86..479 are gone: read from the first one kept
+    assert "records 86..479 expired before they were linked" in caplog.text
+    assert await skipped(cursor, 480) == [] and count(metrics, "hole", "t-stories") == 0
+
+
+async def test_a_read_that_fails_raises_so_the_record_past_it_is_not_linked_nor_acked(caplog):
+    broker = stories_log(0, 100)
+    broker.fails = True
+    cursor, decisions, _ = cursor_at(86, broker)
+    with pytest.raises(SkippedUnreadable):
+        await skipped(cursor, 90)
+    assert cursor.expected() == 86  # a restart reads 86.. again
+    assert "t-stories[0] records 86..89" in caplog.text
 
 
 def test_a_count_written_before_the_cursor_existed_reads_as_a_count_without_a_cursor():
@@ -96,31 +84,11 @@ def test_a_count_written_before_the_cursor_existed_reads_as_a_count_without_a_cu
 
 
 async def test_a_record_without_a_new_decision_moves_the_cursor_so_the_next_one_is_in_turn():
-    consumer = Consumer()
-    cursor, decisions, _ = cursor_at(86, consumer, Clock())
-    assert not await cursor.out_of_turn(TP, 86)
+    broker = stories_log(0, 100)
+    cursor, decisions, _ = cursor_at(86, broker)
     cursor.linked(86)  # say a dead letter, or an article delivered again: link_messages wrote no decision
     assert linking_progress(decisions) == (7, 87)
-    assert not await cursor.out_of_turn(TP, 87)
+    assert await skipped(cursor, 87) == []
     cursor.linked(85)  # an older record again: the cursor stays
     assert linking_progress(decisions) == (7, 87)
-    assert consumer.seeks == []
-
-
-async def test_a_refused_seek_does_not_raise_and_is_asked_again_at_the_next_record_past_the_cursor():
-    from faust.types import TP as FaustTP
-
-    stories = FaustTP("t-stories", 0)
-    consumer, clock = Consumer(), Clock()
-    refusals = [RuntimeError("no current assignment for partition")]
-
-    async def seek(tp: object, offset: int) -> None:
-        consumer.seeks.append((tp, offset))
-        if refusals:
-            raise refusals.pop()
-
-    cursor = LinkCursor({PROGRESS_KEY: codec.dumps({"decisions": 7, "next_offset": 86})}, seek, consumer.earliest,
-                        WorkerMetrics(), clock)
-    assert await cursor.out_of_turn(stories, 90)
-    assert await cursor.out_of_turn(stories, 91)
-    assert consumer.seeks == [(stories, 86), (stories, 86)]
+    assert broker.reads == []

@@ -63,4 +63,4 @@ def test_a_sample_matches_its_name_and_all_requested_labels_only():
     assert not sample_matches(line, "newsworker_dead_letters", {})
     assert not sample_matches(line, "newsworker_dead_letters_total", {"code": "bad"})
     assert not sample_matches("# HELP newsworker_dead_letters_total Inputs.", "newsworker_dead_letters_total", {})
-    assert sample_matches("newsworker_link_rewinds_total 1.0", "newsworker_link_rewinds_total", {})
+    assert sample_matches("newsworker_redelivered_records_total 1.0", "newsworker_redelivered_records_total", {})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import RecordMetadata, TopicPartition
 
 from worker import codec
@@ -86,6 +87,44 @@ async def read_range(settings: Settings, topic: str, partition: int, start: int,
         return records
     finally:
         await consumer.stop()
+
+
+class BrokerReads:
+    """What the worker reads from the cluster beside its Faust consumer, with clients of its own (no group
+    membership, nothing committed): records its consumer skipped, where its group's offsets stand, where a
+    partition's log starts."""
+
+    def __init__(self, settings: Settings, timeout: float = 15.0) -> None:
+        self.settings, self.timeout = settings, timeout
+
+    async def records(self, topic: str, partition: int, start: int, end: int) -> list[ConsumerRecord]:
+        return await read_range(self.settings, topic, partition, start, end, timeout=self.timeout)
+
+    async def committed(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        """The offsets the worker's consumer group has committed for ``partitions`` (None: nothing yet)."""
+        wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
+        admin = AIOKafkaAdminClient(**aiokafka_options(self.settings))
+        await admin.start()
+        try:
+            found = await asyncio.wait_for(
+                admin.list_consumer_group_offsets(self.settings.app_id, partitions=wanted), self.timeout)
+        finally:
+            await admin.close()
+        committed: dict[tuple[str, int], int | None] = {}
+        for tp in wanted:
+            meta = found.get(tp)  # -1, or no entry: the group has committed nothing there
+            committed[(tp.topic, tp.partition)] = meta.offset if meta is not None and meta.offset >= 0 else None
+        return committed
+
+    async def first_retained(self, topic: str, partition: int) -> int:
+        """The offset of the oldest record the broker still keeps in the partition."""
+        tp = TopicPartition(topic, partition)
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, **aiokafka_options(self.settings))
+        await consumer.start()
+        try:
+            return (await asyncio.wait_for(consumer.beginning_offsets([tp]), self.timeout))[tp]
+        finally:
+            await consumer.stop()
 
 
 @dataclass
