@@ -186,7 +186,8 @@ class WorkerMetrics:
                                  "Records the consumer skipped (read_again: read from the broker and processed; "
                                  "hole: no record there after all).", ["topic", "outcome"], registry=self.registry)
         self.redelivered = Counter("newsworker_redelivered_records",
-                                   "Records delivered again at an offset this worker had already taken; skipped.",
+                                   "Records delivered again at an offset already done (taken by this worker, or "
+                                   "below its group's commit when the assignment started); skipped.",
                                    ["topic"], registry=self.registry)
 
     def observe_stage(self, stage: str, seconds: float, items: int) -> None:
@@ -590,13 +591,15 @@ class ReadGaps:
     generation: counting from the first record handed over instead misses a skip of the first ones, and takes a
     record left over from before the assignment's seek for the start (seen in the churn test: offset 42 of a
     partition came first after a rebalance, then 51, and 43..50 were read again although the worker that had held
-    the partition had most likely processed them). When the broker does not answer, the count starts at the first
-    record.
+    the partition had most likely processed them). Such a record, below the committed offset, is done: the group
+    committed past it once its outputs were out, so ``not_committed`` leaves it out. When the broker does not
+    answer, the count starts at the first record.
     """
 
     def __init__(self, reads: Reads, metrics: WorkerMetrics) -> None:
         self.reads, self.metrics = reads, metrics
         self.expected: dict[Any, tuple[Any, int | None]] = {}  # per partition: (consumer generation, next offset)
+        self.starts: dict[Any, tuple[Any, int | None]] = {}  # per partition: (generation, the offset committed)
 
     async def skipped(self, events: Sequence[Any]) -> list[Envelope]:
         """The records the consumer left out before ``events`` (in order), read from the broker; raises
@@ -626,7 +629,20 @@ class ReadGaps:
                            type(exc).__name__, exc)
             committed = {}
         for tp, generation in starting.items():
-            self.expected[tp] = (generation, committed.get((tp.topic, tp.partition)))
+            self.expected[tp] = self.starts[tp] = (generation, committed.get((tp.topic, tp.partition)))
+
+    def not_committed(self, events: Sequence[Any]) -> list[Any]:
+        """The events at or past the offset their group had committed when the assignment started, in order. One
+        below it is left over from before the assignment's seek, or delivered again: the group committed past it
+        only once its outputs were out. The others are counted and left for the caller to ack."""
+        kept = []
+        for event in events:
+            generation, start = self.starts.get(event.message.tp, (None, None))
+            if generation == event.message.generation_id and start is not None and event.message.offset < start:
+                self.metrics.redelivered.labels(event.message.tp.topic).inc()
+                continue
+            kept.append(event)
+        return kept
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
@@ -705,11 +721,12 @@ def create_app(settings: Settings, pipeline_factory: PipelineFactory = build_pip
                 events = await batches.get()
                 envelopes: list[Envelope] = []
                 try:
-                    # Records the consumer skipped go first, read from the broker; records delivered twice are
-                    # acked with their batch but not processed again.
+                    # Records the consumer skipped go first, read from the broker; records delivered twice, or
+                    # below the group's commit, are acked with their batch but not processed again.
                     envelopes += [e for e in await gaps.skipped(events)
                                   if guard.take(TP(e.origin.topic, e.origin.partition), e.origin.offset)]
-                    envelopes += [envelope_from_message(event.message) for event in guard.fresh(events)]
+                    envelopes += [envelope_from_message(event.message)
+                                  for event in gaps.not_committed(guard.fresh(events))]
                     messages = await runtime.process(envelopes)  # dead-letters bad data, never raises for it
                 except Exception as exc:  # skipped records unreadable, or no pipeline (its models failed to load)
                     logger.critical("cannot process batch %s: %s: %s", _span(envelopes) or "(skipped records)",

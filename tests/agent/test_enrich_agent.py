@@ -135,6 +135,23 @@ async def test_raw_records_the_consumer_skipped_are_read_from_the_broker_and_pro
     assert metrics.get_sample_value("newsworker_read_gaps_total", {"topic": "in.raw", "outcome": "read_again"}) == 2
 
 
+async def test_a_raw_record_below_the_committed_offset_is_acked_without_being_processed_again():
+    """A record left over from before an assignment's seek: the group committed past it once its outputs were
+    out (by whichever worker held the partition), so processing it again would publish them twice."""
+    sender = RecordingSender()
+    reads = LogReads({("in.raw", 0): {}}, committed={("in.raw", 0): 5})
+    app = make_app(sender, reads=reads)
+    async with app.newsworker_agent.test_context() as agent:
+        agent.sent_offset = 3
+        await agent.put(raw_article(3), key=b"k", partition=0, wait=False)
+        agent.sent_offset = 5
+        await agent.put(raw_article(5), key=b"k", partition=0, wait=False)
+        await until(lambda: len(sender.sent) >= 1)
+        await asyncio.sleep(0.3)  # room for a second output, which must not come
+    assert [article["source_id"] for article in sender.bodies(STORIES)] == ["ag-skip-5"]
+    assert reads.reads == []
+
+
 async def test_messages_are_processed_in_batches_no_larger_than_the_setting():
     sizes: list[int] = []
 

@@ -1,5 +1,5 @@
-"""ReadGaps: an assignment starts at the offset the group committed; records the consumer left out of a partition
-are read from the broker and come first; offsets the broker has no record for are a hole; a read that fails
+"""ReadGaps: an assignment starts at the offset the group committed, and records below it are done; records the
+consumer left out of a partition are read from the broker and come first; offsets the broker has no record for are a hole; a read that fails
 raises, so nothing past it is acked. OffsetGuard then skips a record read this way when Faust delivers it after
 all."""
 
@@ -65,6 +65,17 @@ async def test_a_record_left_over_from_before_the_assignment_seek_is_not_taken_f
     gaps = ReadGaps(reads, WorkerMetrics())
     assert await gaps.skipped(events(42, 51, 52, generation=2)) == []
     assert reads.reads == []
+
+
+async def test_records_below_the_committed_offset_are_left_out_as_done_by_the_group():
+    reads = LogReads(logs(), committed={("news.raw", 0): 51})
+    metrics = WorkerMetrics()
+    gaps = ReadGaps(reads, metrics)
+    batch = events(42, 51, 52, generation=2) + events(3, tp=OTHER, generation=2)  # OTHER: no commit yet
+    await gaps.skipped(batch)
+    assert [(e.message.tp.partition, e.message.offset) for e in gaps.not_committed(batch)] == [(0, 51), (0, 52),
+                                                                                                 (1, 3)]
+    assert metrics.registry.get_sample_value("newsworker_redelivered_records_total", {"topic": "news.raw"}) == 1
 
 
 async def test_a_group_without_a_commit_counts_from_the_first_record():
