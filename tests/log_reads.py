@@ -11,6 +11,12 @@ from types import SimpleNamespace
 TIMESTAMP_MS = 1_700_000_000_000
 
 
+def gaps_counted(metrics, outcome: str, topic: str = "news.raw") -> float:
+    """What ``newsworker_read_gaps_total`` counts for ``topic`` and ``outcome`` (0 when nothing yet)."""
+    value = metrics.registry.get_sample_value("newsworker_read_gaps_total", {"topic": topic, "outcome": outcome})
+    return value or 0.0
+
+
 def full_log(first: int, last: int) -> dict[int, bytes]:
     return {offset: f"record {offset}".encode() for offset in range(first, last + 1)}
 

@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -544,6 +544,7 @@ class Reads(Protocol):
     async def committed(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int | None]: ...
 
     async def first_retained(self, topic: str, partition: int) -> int: ...
+
 
 SKIPPED_READ_AT_ONCE = 50  # records per read of a skipped range: a record can be several MB (max_message_bytes)
 

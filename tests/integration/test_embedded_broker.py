@@ -67,17 +67,22 @@ def test_a_stopped_broker_frees_its_port_and_a_taken_port_is_reported():
     assert free_port() != 0
 
 
+async def send_one_at_a_time(settings, topic: str, partition: int, count: int) -> None:
+    """``body 0`` .. ``body {count - 1}`` to one partition, each its own batch, so a read can start mid-log."""
+    producer = AIOKafkaProducer(**aiokafka_options(settings))
+    await producer.start()
+    try:
+        for n in range(count):
+            await producer.send_and_wait(topic, f"body {n}".encode(), partition=partition)
+    finally:
+        await producer.stop()
+
+
 async def test_a_range_of_one_partition_reads_back_exactly(kafka_settings):
     # What both agents use to read records their consumer skipped (ReadGaps, LinkCursor).
     await create_topics(kafka_settings)
     topic = kafka_settings.topic_raw
-    producer = AIOKafkaProducer(**aiokafka_options(kafka_settings))
-    await producer.start()
-    try:
-        for n in range(8):  # one at a time: each its own batch, so a read can start mid-log
-            await producer.send_and_wait(topic, f"body {n}".encode(), partition=1)
-    finally:
-        await producer.stop()
+    await send_one_at_a_time(kafka_settings, topic, partition=1, count=8)
     records = await read_range(kafka_settings, topic, 1, 3, 6)
     assert [(r.offset, r.value) for r in records] == [(n, f"body {n}".encode()) for n in (3, 4, 5)]
     assert [r.offset for r in await read_range(kafka_settings, topic, 1, 7, 8)] == [7]  # the last one
@@ -89,13 +94,7 @@ async def test_the_group_committed_offsets_and_where_a_partition_starts_are_read
     topic = kafka_settings.topic_raw
     reads = BrokerReads(kafka_settings)
     assert await reads.committed([(topic, 0), (topic, 1)]) == {(topic, 0): None, (topic, 1): None}
-    producer = AIOKafkaProducer(**aiokafka_options(kafka_settings))
-    await producer.start()
-    try:
-        for n in range(4):
-            await producer.send_and_wait(topic, f"body {n}".encode(), partition=1)
-    finally:
-        await producer.stop()
+    await send_one_at_a_time(kafka_settings, topic, partition=1, count=4)
     member = AIOKafkaConsumer(group_id=kafka_settings.app_id, enable_auto_commit=False,
                               **aiokafka_options(kafka_settings))
     await member.start()

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from faust.types import TP
 
-from log_reads import LogReads, full_log
-from test_read_gaps import count
+from log_reads import LogReads, full_log, gaps_counted
 from worker import codec
 from worker.app import PROGRESS_KEY, LinkCursor, SkippedUnreadable, WorkerMetrics, linking_progress, progress_after
 
@@ -46,7 +45,7 @@ async def test_the_records_between_the_cursor_and_one_past_it_are_read_in_order_
     assert [envelope.origin.offset for envelope in found] == list(range(86, 190))
     assert found[0].value == b"record 86" and found[0].origin.topic == "t-stories"
     assert broker.reads == [(0, 86, 136), (0, 136, 186), (0, 186, 190)]  # a record can be several MB
-    assert count(metrics, "read_again", "t-stories") == 104
+    assert gaps_counted(metrics, "read_again", "t-stories") == 104
 
 
 async def test_a_redelivered_record_reads_nothing_and_does_not_move_the_cursor_back():
@@ -63,7 +62,7 @@ async def test_records_that_expired_before_anyone_linked_them_are_given_up(caplo
     cursor, _, metrics = cursor_at(86, broker)
     assert await skipped(cursor, 500) == list(range(480, 500))  # 86..479 are gone: read from the first one kept
     assert "records 86..479 expired before they were linked" in caplog.text
-    assert await skipped(cursor, 480) == [] and count(metrics, "hole", "t-stories") == 0
+    assert await skipped(cursor, 480) == [] and gaps_counted(metrics, "hole", "t-stories") == 0
 
 
 async def test_a_read_that_fails_raises_so_the_record_past_it_is_not_linked_nor_acked(caplog):

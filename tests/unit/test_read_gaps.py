@@ -1,7 +1,7 @@
 """ReadGaps: an assignment starts at the offset the group committed, and records below it are done; records the
-consumer left out of a partition are read from the broker and come first; offsets the broker has no record for are a hole; a read that fails
-raises, so nothing past it is acked. OffsetGuard then skips a record read this way when Faust delivers it after
-all."""
+consumer left out of a partition are read from the broker and come first; offsets the broker has no record for are a
+hole; a read that fails raises, so nothing past it is acked. OffsetGuard then skips a record read this way when
+Faust delivers it after all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
-from log_reads import TIMESTAMP_MS, LogReads, full_log
+from log_reads import TIMESTAMP_MS, LogReads, full_log, gaps_counted
 from worker.app import OffsetGuard, ReadGaps, SkippedUnreadable, WorkerMetrics
 
 RAW, OTHER = TP("news.raw", 0), TP("news.raw", 1)
@@ -19,11 +19,6 @@ RAW, OTHER = TP("news.raw", 0), TP("news.raw", 1)
 def events(*offsets: int, tp: TP = RAW, generation: int = 1) -> list[SimpleNamespace]:
     return [SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset, generation_id=generation))
             for offset in offsets]
-
-
-def count(metrics: WorkerMetrics, outcome: str, topic: str = "news.raw") -> float:
-    value = metrics.registry.get_sample_value("newsworker_read_gaps_total", {"topic": topic, "outcome": outcome})
-    return value or 0.0
 
 
 def logs() -> dict[tuple[str, int], dict[int, bytes]]:
@@ -50,7 +45,7 @@ async def test_skipped_records_are_read_from_the_broker_whole_and_in_order():
         (0, 84, b"record 84"), (0, 85, b"record 85")]
     assert found[0].origin.topic == "news.raw" and found[0].origin.timestamp_ms == TIMESTAMP_MS
     assert await gaps.skipped(events(88)) == []  # in order again
-    assert count(metrics, "read_again") == 2 and count(metrics, "hole") == 0
+    assert gaps_counted(metrics, "read_again") == 2 and gaps_counted(metrics, "hole") == 0
 
 
 async def test_the_first_records_of_an_assignment_skipped_are_read_from_the_committed_offset():
@@ -102,7 +97,7 @@ async def test_offsets_without_a_record_are_a_hole():
     gaps = ReadGaps(reads, metrics)
     await gaps.skipped(events(10))
     assert await gaps.skipped(events(12, 13)) == []
-    assert count(metrics, "hole") == 1 and count(metrics, "read_again") == 0
+    assert gaps_counted(metrics, "hole") == 1 and gaps_counted(metrics, "read_again") == 0
 
 
 async def test_a_read_that_fails_raises_and_says_what_was_skipped(caplog):
