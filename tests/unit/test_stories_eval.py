@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from worker.bench.link import SyntheticCorpus
-from worker.evaluation.stories import Document, _kept_sizes, decision_errors, load_ecb, scores
+from worker.evaluation.stories import Document, _kept_sizes, decision_errors, load_ecb, order_free_clusters, scores
 from worker.records import Article
 from worker.stories import Entry, FollowUp, IndexChange, Link, StoryIndex, StoryUpdate, link, signature_of
 
@@ -71,6 +71,31 @@ def test_what_the_worker_keeps_per_article_is_reported_from_the_real_encodings()
     assert sizes, line
     value, kept, plain = (int(x) for x in sizes.groups())
     assert 0 < value < 1000 and 0 < kept < plain
+
+
+def test_the_order_free_reference_clusters_the_reports_of_each_event_together() -> None:
+    from worker.stories import LinkConfig
+
+    texts = {
+        "flood-1": "Flood waters rose in Lorrin on Monday, mayor Edda Voss said, and 300 homes were evacuated "
+                   "along the Carrow river.",
+        "ferry-1": "A ferry ran aground off Maresby harbour on Tuesday; captain Ilse Brandt said all 42 "
+                   "passengers were taken ashore by lifeboat.",
+        "flood-2": "Mayor Edda Voss said 300 homes in Lorrin were evacuated on Monday as the Carrow river "
+                   "flooded; engineers will inspect the dam.",
+        "ferry-2": "Captain Ilse Brandt said the 42 passengers of the ferry that ran aground off Maresby "
+                   "harbour were brought ashore by lifeboat.",
+    }
+    articles = [
+        Article(id=doc_id, source_id=doc_id, text=text, published_at=datetime(2024, 3, 4, n, tzinfo=timezone.utc))
+        for n, (doc_id, text) in enumerate(texts.items())
+    ]
+    clusters = order_free_clusters(articles, LinkConfig(), thresholds=(0.15, 0.99))
+    at_015 = clusters[0.15]
+    assert at_015["flood-1"] == at_015["flood-2"] and at_015["ferry-1"] == at_015["ferry-2"]
+    assert at_015["flood-1"] != at_015["ferry-1"]
+    assert len(set(clusters[0.99].values())) == 4  # no pair scores that high: every article on its own
+    assert order_free_clusters(articles[:1], LinkConfig(), thresholds=(0.15,)) == {0.15: {"flood-1": 1}}
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "ecbplus-odd").is_dir(), reason="shared folder absent")

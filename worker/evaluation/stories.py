@@ -6,7 +6,8 @@ normalize, and whatever tagging stages exist) and then the story linker, one at 
 Gold: same story = same topic and same suffix (``ecb`` / ``ecbplus``). Reported: pairwise same-story P/R/F1,
 BCubed P/R/F1, the false-link rate on hard-negative pairs (same topic, other suffix), and the same figures for
 an online TF-IDF nearest-neighbour baseline measured in the same run (its threshold swept on this data, the
-best one reported, as the README's baseline was tuned).
+best one reported, as the README's baseline was tuned). After the seeds, an order-free reference: the same
+articles clustered at once by average linkage over the linker's own pair scores (``order_free_clusters``).
 """
 
 from __future__ import annotations
@@ -22,17 +23,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+
 from worker.codec import dumps, to_plain
 from worker.pipeline import build_pipeline
 from worker.records import Article, Envelope, Origin, Span
 from worker.settings import Settings
 from worker.stories import Entry, FollowUp, LinkConfig, StoryLinker, followup_event, signature_of
+from worker.stories.link import pair_scores
 from worker.stories.signature import prose
 from worker.stories.table import encode_entry, keep_decision
 
 _NAME = re.compile(r"^(\d+)_(\d+)(ecbplus|ecb)\.xml$")
 _ERROR_KINDS = ("missed", "first_linked", "joined_other", "merged_other")
 _START = datetime(2020, 1, 6, 6, 0, tzinfo=timezone.utc)
+_REFERENCE_THRESHOLDS = (0.10, 0.15, 0.20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,44 @@ def _kept_sizes(decisions: list[tuple[Document, FollowUp]], articles: dict[str, 
             f"{compressing / n * 1e6:.0f} us to keep)")
 
 
+def order_free_clusters(
+    articles: list[Article], config: LinkConfig, thresholds: tuple[float, ...] = _REFERENCE_THRESHOLDS
+) -> dict[float, dict[str, int]]:
+    """Cluster per article id for each threshold: average linkage over the linker's pair scores, every article
+    indexed first.
+
+    A reference, not something the worker can do: it sees the whole stream at once. Against the linker on the
+    same articles it tells how much error is in the pair score itself and how much comes from deciding online,
+    one article at a time, with only the earlier ones indexed. Scores come from ``pair_scores`` (the linker's
+    candidate lookup and scoring, made symmetric by taking the higher of the two directions); a pair the
+    lookup does not return scores 0. Two clusters merge while their mean pair score reaches the threshold.
+    """
+    # imported here: the CLI imports this module to build its parser, and the worker has no use for SciPy
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    linker = StoryLinker(config)
+    for article in articles:
+        linker.link_one(article)
+    position = {article.id: i for i, article in enumerate(articles)}
+    similarity = np.zeros((len(articles), len(articles)))
+    for i, article in enumerate(articles):
+        for other_id, score in pair_scores(linker.index, article, config):
+            j = position.get(other_id)
+            if j is not None and j != i:
+                similarity[i, j] = max(similarity[i, j], score)
+    similarity = np.minimum(np.maximum(similarity, similarity.T), 1.0)  # a date bonus can lift a score over 1
+    distance = 1.0 - similarity
+    np.fill_diagonal(distance, 0.0)
+    if len(articles) < 2:
+        return {t: {a.id: 1 for a in articles} for t in thresholds}
+    tree = linkage(squareform(distance, checks=False), method="average")
+    return {
+        t: {a.id: int(c) for a, c in zip(articles, fcluster(tree, t=1.0 - t, criterion="distance"))}
+        for t in thresholds
+    }
+
+
 def tfidf_nearest(stream: list[tuple[Document, datetime]]) -> list[tuple[str, str | None, float]]:
     """Online TF-IDF: each document's nearest earlier document and the cosine (vectors fixed when seen).
 
@@ -261,15 +304,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     config = LinkConfig() if args.link_threshold is None else LinkConfig(link_threshold=args.link_threshold)
     gold_stories = len({d.gold for d in documents})
     print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories")
+    articles: dict[str, Article] = {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        evaluate_seed(documents, seed, timedelta(minutes=args.gap_minutes), settings, config)
+        articles = evaluate_seed(documents, seed, timedelta(minutes=args.gap_minutes), settings, config)[1]
+    print("order-free reference (not the worker): all articles at once, average linkage over the linker's pair "
+          "scores")
+    ordered = [articles[d.doc_id] for d in documents]
+    for threshold, clusters in order_free_clusters(ordered, config).items():
+        predicted = {d.doc_id: str(clusters[articles[d.doc_id].id]) for d in documents}
+        print(_line(f"  average t={threshold:.2f}", scores(documents, predicted)))
     return 0
 
 
 def evaluate_seed(
     documents: list[Document], seed: int, gap: timedelta, settings: Settings, config: LinkConfig
-) -> dict[str, float]:
-    """One streaming order: the linker and the TF-IDF baseline on it, printed; the linker's figures returned."""
+) -> tuple[dict[str, float], dict[str, Article]]:
+    """One streaming order: the linker and the TF-IDF baseline on it, printed; the linker's figures and the
+    pipeline's articles returned."""
     stream = stream_order(documents, seed, gap)
     started = time.perf_counter()
     articles = run_pipeline(stream, settings)
@@ -292,4 +343,4 @@ def evaluate_seed(
         key=lambda ts: ts[1]["pairwise_f1"],
     )
     print(_line(f"tf-idf NN (t={best[0]:.2f})", best[1]))
-    return ours
+    return ours, articles

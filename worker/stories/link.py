@@ -198,6 +198,14 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
     return change, followup
 
 
+def pair_scores(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig()) -> list[tuple[str, float]]:
+    """``(article id, score)`` of every indexed candidate that ``link`` would weigh for ``article``, best first:
+    the same lookup and scoring, without a decision (``eval stories`` clusters on them)."""
+    signature = signature_of(article)
+    published = signature.published if signature.published is not None else index.watermark
+    return [(c.article_id, c.score) for c in _score_candidates(index, signature, published, config)]
+
+
 def _stored(signature: Signature, published: float | None) -> Signature:
     """An undated article is kept under the time it was linked at (the latest indexed), so retention applies."""
     if signature.published is None and published is not None:
