@@ -184,27 +184,29 @@ def order_free_clusters(
     same articles it tells how much error is in the pair score itself and how much comes from deciding online,
     one article at a time, with only the earlier ones indexed. Scores come from ``pair_scores`` (the linker's
     candidate lookup and scoring, made symmetric by taking the higher of the two directions); a pair the
-    lookup does not return scores 0. Two clusters merge while their mean pair score reaches the threshold.
+    lookup does not return scores 0 (a penalised pair can score below that). Two clusters merge while their mean pair score reaches the threshold.
     """
     # imported here: the CLI imports this module to build its parser, and the worker has no use for SciPy
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
+    if len(articles) < 2:
+        return {t: {a.id: 1 for a in articles} for t in thresholds}
     linker = StoryLinker(config)
     for article in articles:
         linker.link_one(article)
     position = {article.id: i for i, article in enumerate(articles)}
-    similarity = np.zeros((len(articles), len(articles)))
+    similarity = np.full((len(articles), len(articles)), -np.inf)
     for i, article in enumerate(articles):
         for other_id, score in pair_scores(linker.index, article, config):
             j = position.get(other_id)
             if j is not None and j != i:
                 similarity[i, j] = max(similarity[i, j], score)
-    similarity = np.minimum(np.maximum(similarity, similarity.T), 1.0)  # a date bonus can lift a score over 1
+    similarity = np.maximum(similarity, similarity.T)
+    similarity[np.isneginf(similarity)] = 0.0  # neither direction's lookup returned the pair
+    similarity = np.minimum(similarity, 1.0)  # a date bonus can lift a score over 1
     distance = 1.0 - similarity
     np.fill_diagonal(distance, 0.0)
-    if len(articles) < 2:
-        return {t: {a.id: 1 for a in articles} for t in thresholds}
     tree = linkage(squareform(distance, checks=False), method="average")
     return {
         t: {a.id: int(c) for a, c in zip(articles, fcluster(tree, t=1.0 - t, criterion="distance"))}
