@@ -13,11 +13,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
+from worker import codec
 from worker.kafka.broker import free_port
 from worker.kafka.clients import OutputTracker, RawMessage, follow, publish
 from worker.kafka.process import WorkerProcess
 from worker.kafka.topics import create_topics_sync
+from worker.security import aiokafka_options
 from worker.settings import Settings
 
 from schema_check import schema_errors
@@ -40,6 +43,44 @@ def outputs_follow_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
         return output
 
     monkeypatch.setattr(OutputTracker, "add", checked)
+
+
+# the output topics downstream services read, by the suffix every test's settings give them (tests/conftest.py)
+_OUTPUT_SCHEMAS = {".articles": "article", ".followups": "followup", ".deadletter": "deadletter"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_output_on_the_session_broker_follows_its_schema(settings_for: Callable[..., Settings]) -> Iterator[None]:
+    """At the end of the session, every message on every output topic of the session broker is checked against
+    its schema file, whichever test made it and whether or not the test read it (most tests never read the
+    follow-up events their worker publishes)."""
+    yield
+    errors = asyncio.run(_output_schema_errors(settings_for("schema-sweep")))
+    assert not errors, f"{len(errors)} output messages break their schema, e.g. {errors[:10]}"
+
+
+async def _output_schema_errors(settings: Settings) -> list[str]:
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings))
+    await consumer.start()
+    try:
+        topics = sorted(t for t in await consumer.topics() if t.endswith(tuple(_OUTPUT_SCHEMAS)))
+    finally:
+        await consumer.stop()
+    if not topics:
+        return []
+    errors: list[str] = []
+    read = 0
+    async for record in follow(settings, topics, idle_timeout=3):
+        read += 1
+        name = next(schema for suffix, schema in _OUTPUT_SCHEMAS.items() if record.topic.endswith(suffix))
+        try:
+            body = codec.loads(record.value)
+        except ValueError as exc:
+            errors.append(f"{record.topic}@{record.partition}:{record.offset}: not JSON ({exc})")
+            continue
+        errors += [f"{record.topic}@{record.partition}:{record.offset}: {e}" for e in schema_errors(name, body)]
+    print(f"schema sweep: {read} messages on {len(topics)} output topics, {len(errors)} errors")
+    return errors
 
 
 @pytest.fixture(scope="session")
