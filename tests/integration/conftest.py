@@ -32,7 +32,8 @@ READY_TIMEOUT_S = 90.0
 def outputs_follow_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every article and dead letter a test collects through an ``OutputTracker`` is checked against its schema
     file. The tests that read outputs another way check them there: ``OutputReader`` in test_followups (articles,
-    follow-up events, dead letters), test_redelivery's direct read and test_worker_stream's validators."""
+    follow-up events, dead letters), test_redelivery's direct read and test_worker_stream's
+    assert_valid. At the end of the session everything on the output topics is checked once more."""
     take = OutputTracker.add
 
     def checked(self: OutputTracker, record):  # type: ignore[no-untyped-def]
