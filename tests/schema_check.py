@@ -22,3 +22,9 @@ def _validator(name: str) -> Draft202012Validator:
 def schema_errors(name: str, body: object) -> list[str]:
     """What in ``body`` breaks ``schemas/{name}.schema.json`` (empty when it conforms)."""
     return [f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator(name).iter_errors(body)]
+
+
+def assert_valid(name: str, body: object) -> None:
+    """Fail with every way ``body`` breaks ``schemas/{name}.schema.json``."""
+    problems = schema_errors(name, body)
+    assert not problems, problems

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_worker_stream import ARTICLE, DEAD_LETTER, assert_valid
 from worker.kafka.broker import free_port
 from worker.kafka.clients import OutputTracker, RawMessage, follow, publish
 from worker.kafka.process import WorkerProcess
 from worker.kafka.topics import create_topics
 from worker.settings import Settings
+
+from schema_check import assert_valid
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -117,9 +118,9 @@ async def test_sigterm_mid_backlog_then_restart_gives_every_input_exactly_one_ou
 
     outputs = await collect_outputs(settings, OutputTracker.for_messages(settings, messages, where))
     for article in outputs.articles:
-        assert_valid(ARTICLE, article.body)
+        assert_valid("article", article.body)
     for letter in outputs.dead_letters:
-        assert_valid(DEAD_LETTER, letter.body)
+        assert_valid("deadletter", letter.body)
     counts = output_counts(outputs)
     lost = [n for n, count in enumerate(counts) if count == 0]
     repeated = [n for n, count in enumerate(counts) if count > 1]

@@ -17,17 +17,12 @@ from worker.kafka.clients import RawMessage
 from worker.samples import sample_messages
 
 from conftest import exchange  # tests/integration/conftest.py (the closest conftest module wins the name)
-from schema_check import schema_errors
+from schema_check import assert_valid
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
-
-
-def assert_valid(schema: str, body: dict) -> None:
-    problems = schema_errors(schema, body)
-    assert not problems, problems
 
 
 def _json(**fields: object) -> bytes:
