@@ -5,7 +5,7 @@
 # skips the workers logged and repaired (records read straight from the broker), then the tally.
 #
 # Usage, from the repository root after the README's test command has set up .venv:
-#   benchmarks/delivery_loop.sh [runs]        (default 10; about 1.5 minutes a run)
+#   benchmarks/delivery_loop.sh [runs]        (default 10; about 2.5 minutes a run)
 set -u
 
 runs=${1:-10}
