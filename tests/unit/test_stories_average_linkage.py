@@ -1,0 +1,70 @@
+"""An article joins the story it scores best with on average over the story's members, and a report that scores
+well with two stories merges them only when the two score well together (worker/stories/link.py)."""
+
+from __future__ import annotations
+
+from tests.unit.test_stories_link import FLOOD_FIRST, FLOOD_FOLLOW_UP, FLOOD_RETOLD, OTHER_STORY, article
+from worker.stories import Entry, IndexChange, LinkConfig, StoryIndex, link, signature_of
+from worker.stories.link import pair_scores
+
+MARKET_REPORTS = (
+    "Copper prices in London fell for a third day as warehouses reported rising stocks of the metal.",
+    "The central bank of Norway kept its deposit rate unchanged and said inflation was easing slowly.",
+    "Airline bookings for the summer rose nine percent on a year earlier, a travel industry survey found.",
+    "A shipping group in Hamburg ordered six container vessels that run on methanol from a Korean yard.",
+)
+
+
+def index_of(*stories: tuple[str, list[tuple[str, str]]]) -> StoryIndex:
+    """An index holding the given stories as they are: (story id, [(article id, text), ...]) each."""
+    index = StoryIndex()
+    hours = 0
+    for story_id, members in stories:
+        for article_id, text in members:
+            index.apply(IndexChange(add=Entry(signature_of(article(article_id, text, hours)), story_id)))
+            hours += 1
+    return index
+
+
+def test_a_story_is_joined_on_the_mean_score_of_its_members_not_its_best_one() -> None:
+    retold = article("flood-2", FLOOD_RETOLD, 10)
+    alone = index_of(("flood-1", [("flood-1", FLOOD_FIRST)]))
+    best = dict(pair_scores(alone, retold))["flood-1"]
+    assert best >= LinkConfig().link_threshold
+    _, followup = link(alone, retold)
+    assert (followup.story_id, followup.links[0].article_id) == ("flood-1", "flood-1")
+
+    # the same best member in a story whose four other members share nothing with the report: a mean of a fifth
+    padded = [("flood-1", FLOOD_FIRST)] + [(f"market-{i}", text) for i, text in enumerate(MARKET_REPORTS)]
+    assert best / 5 < LinkConfig().link_threshold
+    _, followup = link(index_of(("flood-1", padded)), retold)
+    assert (followup.relation, followup.story_id, followup.links) == ("new_story", "flood-2", ())
+
+
+def test_a_report_scoring_well_with_two_stories_merges_them_when_they_score_well_together() -> None:
+    two = index_of(("flood-1", [("flood-1", FLOOD_FIRST)]), ("flood-2", [("flood-2", FLOOD_RETOLD)]))
+    change, followup = link(two, article("flood-3", FLOOD_FOLLOW_UP, 50))
+    assert followup.story_id == "flood-1"  # the earlier-published of the two
+    assert change.restory == (("flood-2", "flood-1"),)
+    assert [(u.article_id, u.story_id, u.previous_story_id) for u in followup.updates] == [
+        ("flood-2", "flood-1", "flood-2")
+    ]
+
+    # the same report when the two stories may not merge: it joins one and the other is left as it was
+    change, followup = link(two, article("flood-3", FLOOD_FOLLOW_UP, 50), LinkConfig(merge_threshold=1.01))
+    assert followup.story_id in ("flood-1", "flood-2")
+    assert (change.restory, followup.updates) == ((), ())
+
+
+def test_a_big_story_is_compared_on_an_even_sample_of_its_members() -> None:
+    members = [(f"chips-{i}", f"{OTHER_STORY} Trading note {i}.") for i in range(100)]
+    index = index_of(("chips-0", members), ("flood-1", [("flood-1", FLOOD_FIRST)]))
+    rows = index.story_sample("chips-0", 16)
+    ids = index.ids_of(rows)
+    assert len(set(ids)) == 16
+    assert (ids[0], ids[-1]) == ("chips-0", "chips-99")  # spread from the first member to the last
+    assert index.ids_of(index.story_sample("chips-0", 1000)) == [m for m, _ in members]
+    assert index.ids_of(index.story_sample("flood-1", 16)) == ["flood-1"]  # a lone article is its own story
+    assert index.story_sample("chips-7", 16).size == 0  # a member's id names no story
+    _, followup = link(index, article("chips-new", OTHER_STORY + " Shares closed higher.", 200))
+    assert followup.story_id == "chips-0"
