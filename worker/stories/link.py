@@ -52,8 +52,8 @@ Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
 @dataclass(frozen=True, slots=True)
 class LinkConfig:
     # the mean score of an article against a story's members that joins it (ECB+ dev, mean of 5 streaming
-    # orders, merge threshold the same: 0.16 links 9.5% of the other-event pairs of a topic at F1 0.862, 0.17
-    # 7.4% at 0.862, 0.18 7.0% at 0.854)
+    # orders, merge threshold the same: 0.16 links 9.5% of the other-event pairs of a topic at F1 0.863, 0.17
+    # 7.7% at 0.862, 0.18 7.0% at 0.854)
     link_threshold: float = 0.17
     # the mean score between two stories (one grown by this article) that merges them
     merge_threshold: float = 0.17
@@ -69,7 +69,7 @@ class LinkConfig:
     name_weight: float = 2.0  # a shared entity/place/proper name counts this many times a shared topic word
     # subtracted from the score when neither article names the other's lead participants: another event of
     # the same kind (ECB+ dev: 10% of same-story pairs, 54% of same-topic other-event pairs). With average
-    # linkage 0.10 beats 0.15 and 0.05 (F1 0.862, 0.855, 0.862; other-event pairs linked 7.4%, 8.1%, 8.6%)
+    # linkage 0.10 beats 0.15 and 0.05 (F1 0.862, 0.855, 0.862; other-event pairs linked 7.7%, 8.4%, 8.9%)
     lead_conflict_penalty: float = 0.10
     # subtracted when both texts name a latest year and the years differ: the same kind of event another year
     year_conflict_penalty: float = 0.15
@@ -302,7 +302,7 @@ def _stories_to_join(
     its members (a member the lookup did not return is scored too; one outside the retention window counts 0).
     The best story is joined when that mean reaches ``link_threshold``; each next one merges in when the mean
     over all pairs between it and the grown story reaches ``merge_threshold``: the article's own mean against it,
-    weighed with the mean between its sample and a sample of the joined members.
+    weighed with the mean between its sample and a sample of the first joined story's members.
     """
     # A story's mean cannot reach a threshold that none of its members reaches: only the stories of candidates
     # at or over the lower threshold are weighed (a member the lookup missed rarely outscores all it returned).
@@ -332,27 +332,33 @@ def _stories_to_join(
         return [], []
     joined = [ranked[0]]
     size = 1 + index.story_size(ranked[0])
-    members = list(sample_ids[ranked[0]])
-    for story_id in ranked[1:]:
-        if mean[story_id] < config.merge_threshold:
-            break  # ranked: no later story can reach it either (the grown story's mean is at most a mixture)
-        between = _mean_between(index, _spread(members, config.merge_sample), samples[story_id], config)
-        if (mean[story_id] + (size - 1) * between) / size >= config.merge_threshold:
-            joined.append(story_id)
-            size += index.story_size(story_id)
-            members += sample_ids[story_id]
+    rest = [story_id for story_id in ranked[1:] if mean[story_id] >= config.merge_threshold]
+    if rest:
+        between = _mean_between(index, _spread(sample_ids[ranked[0]], config.merge_sample), rest, samples, config)
+        for story_id in rest:
+            if (mean[story_id] + (size - 1) * between[story_id]) / size >= config.merge_threshold:
+                joined.append(story_id)
+                size += index.story_size(story_id)
     linked = sorted((c for c in known.values() if c.story_id in joined), key=lambda c: (-c.score, c.article_id))
     return joined, linked
 
 
-def _mean_between(index: StoryIndex, members: list[str], rows: np.ndarray, config: LinkConfig) -> float:
-    """Mean score of the indexed ``members`` against the articles of ``rows`` (0 for a pair out of retention)."""
-    total = 0.0
+def _mean_between(
+    index: StoryIndex, members: list[str], stories: list[str], samples: dict[str, np.ndarray], config: LinkConfig
+) -> dict[str, float]:
+    """Per story: the mean score of the indexed ``members`` against its sample (0 for a pair out of retention).
+
+    One scoring per member, over the samples of all the stories at once. The members are those of the story
+    joined first; the stories merged after it are taken to score alike (a bound on the work of a decision)."""
+    rows = np.concatenate([samples[story_id] for story_id in stories])
+    story_of = dict(zip(index.ids_of(rows), (s for s in stories for _ in range(samples[s].size))))
     block = index.block(rows)
+    totals = dict.fromkeys(stories, 0.0)
     for member in members:
         signature = index.entries[member].signature
-        total += sum(c.score for c in _score_block(index, signature, signature.published, block, config))
-    return total / max(len(members) * len(rows), 1)
+        for candidate in _score_block(index, signature, signature.published, block, config):
+            totals[story_of[candidate.article_id]] += candidate.score
+    return {s: totals[s] / max(len(members) * samples[s].size, 1) for s in stories}
 
 
 def _spread(items: list[str], most: int) -> list[str]:
