@@ -3,7 +3,7 @@ well with two stories merges them only when the two score well together (worker/
 
 from __future__ import annotations
 
-from tests.unit.test_stories_link import FLOOD_FIRST, FLOOD_FOLLOW_UP, FLOOD_RETOLD, OTHER_STORY, article
+from test_stories_link import FLOOD_FIRST, FLOOD_FOLLOW_UP, FLOOD_RETOLD, OTHER_STORY, article
 from worker.stories import Entry, IndexChange, LinkConfig, StoryIndex, link, signature_of
 from worker.stories.link import pair_scores
 
