@@ -19,7 +19,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -58,6 +58,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default="13", help="comma-separated seeds of the streaming order (one run each)")
     parser.add_argument("--gap-minutes", type=float, default=10.0, help="publication time between streamed articles")
     parser.add_argument("--link-threshold", type=float, default=None, help="override LinkConfig.link_threshold")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
+                        help="override any numeric LinkConfig field, e.g. --set merge_threshold=0.16 (repeatable)")
+
+
+def link_config(overrides: list[str], link_threshold: float | None = None) -> LinkConfig:
+    """The linker's configuration with ``FIELD=VALUE`` overrides (the value takes the field's default's type).
+
+    >>> link_config(["merge_threshold=0.2", "story_sample=8"]).story_sample
+    8
+    """
+    defaults = LinkConfig()
+    changes: dict[str, float | int] = {} if link_threshold is None else {"link_threshold": link_threshold}
+    for override in overrides:
+        name, _, value = override.partition("=")
+        default = getattr(defaults, name.strip(), None)
+        if not isinstance(default, (int, float)) or isinstance(default, bool):
+            raise SystemExit(f"--set {override}: LinkConfig has no numeric field {name.strip()!r}")
+        changes[name.strip()] = type(default)(float(value)) if isinstance(default, float) else int(value)
+    return replace(defaults, **changes)
 
 
 def load_ecb(folder: Path) -> list[Document]:
@@ -299,11 +318,11 @@ def _line(name: str, s: dict[str, float]) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    config = link_config(args.overrides, args.link_threshold)
     documents = load_ecb(args.ecb)
     if not documents:
         print(f"no ECB+ documents under {args.ecb}")
         return 2
-    config = LinkConfig() if args.link_threshold is None else LinkConfig(link_threshold=args.link_threshold)
     gold_stories = len({d.gold for d in documents})
     print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories")
     articles: dict[str, Article] = {}
