@@ -11,7 +11,9 @@ import pytest
 from worker.bench.link import SyntheticCorpus
 from worker.evaluation.stories import Document, _kept_sizes, decision_errors, load_ecb, order_free_clusters, scores
 from worker.records import Article
-from worker.stories import Entry, FollowUp, IndexChange, Link, StoryIndex, StoryUpdate, link, signature_of
+from worker.stories import (
+    Entry, FollowUp, IndexChange, Link, LinkConfig, StoryIndex, StoryUpdate, link, signature_of,
+)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -74,8 +76,6 @@ def test_what_the_worker_keeps_per_article_is_reported_from_the_real_encodings()
 
 
 def test_the_order_free_reference_clusters_the_reports_of_each_event_together() -> None:
-    from worker.stories import LinkConfig
-
     texts = {
         "flood-1": "Flood waters rose in Lorrin on Monday, mayor Edda Voss said, and 300 homes were evacuated "
                    "along the Carrow river.",

@@ -62,20 +62,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override any numeric LinkConfig field, e.g. --set merge_threshold=0.16 (repeatable)")
 
 
-def link_config(overrides: list[str], link_threshold: float | None = None) -> LinkConfig:
-    """The linker's configuration with ``FIELD=VALUE`` overrides (the value takes the field's default's type).
+def link_config(overrides: list[str]) -> LinkConfig:
+    """The linker's configuration with ``FIELD=VALUE`` overrides of its numeric fields.
 
     >>> link_config(["merge_threshold=0.2", "story_sample=8"]).story_sample
     8
     """
     defaults = LinkConfig()
-    changes: dict[str, float | int] = {} if link_threshold is None else {"link_threshold": link_threshold}
+    changes: dict[str, float | int] = {}
     for override in overrides:
-        name, _, value = override.partition("=")
-        default = getattr(defaults, name.strip(), None)
+        name, _, value = (part.strip() for part in override.partition("="))
+        default = getattr(defaults, name, None)
         if not isinstance(default, (int, float)) or isinstance(default, bool):
-            raise SystemExit(f"--set {override}: LinkConfig has no numeric field {name.strip()!r}")
-        changes[name.strip()] = type(default)(float(value)) if isinstance(default, float) else int(value)
+            raise SystemExit(f"--set {override}: LinkConfig has no numeric field {name!r}")
+        changes[name] = float(value) if isinstance(default, float) else int(value)
     return replace(defaults, **changes)
 
 
@@ -203,7 +203,8 @@ def order_free_clusters(
     same articles it tells how much error is in the pair score itself and how much comes from deciding online,
     one article at a time, with only the earlier ones indexed. Scores come from ``pair_scores`` (the linker's
     candidate lookup and scoring, made symmetric by taking the higher of the two directions); a pair the
-    lookup does not return scores 0 (a penalised pair can score below that). Two clusters merge while their mean pair score reaches the threshold.
+    lookup does not return scores 0 (a penalised pair can score below that). Two clusters merge while their
+    mean pair score reaches the threshold.
     """
     # imported here: the CLI imports this module to build its parser, and the worker has no use for SciPy
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -318,7 +319,8 @@ def _line(name: str, s: dict[str, float]) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    config = link_config(args.overrides, args.link_threshold)
+    threshold = [] if args.link_threshold is None else [f"link_threshold={args.link_threshold}"]
+    config = link_config(threshold + args.overrides)
     documents = load_ecb(args.ecb)
     if not documents:
         print(f"no ECB+ documents under {args.ecb}")

@@ -680,10 +680,8 @@ class StoryIndex:
             story = self._story_list[number]
             assert story is not None
             return StoryInfo(story.first_id, story.first_published, [self._ids[r] for r in story.rows])
-        row = self._row_of(story_id)
-        if row is not None and self._cols.arrays["story"][row] == -1:
-            return StoryInfo(story_id, self._published_or(row, 0.0), [story_id])
-        return None
+        row = self._lone_row(story_id)
+        return None if row is None else StoryInfo(story_id, self._published_or(row, 0.0), [story_id])
 
     def first_published(self, story_id: str) -> float:
         """When the story's earliest article was published (0.0 for an id that names no indexed story)."""
@@ -699,15 +697,19 @@ class StoryIndex:
         members costs what one of ``most`` does."""
         number = self._story_of_id.get(story_id)
         if number is None:
-            row = self._row_of(story_id)
-            alone = row is not None and self._cols.arrays["story"][row] == -1
-            return np.asarray([row] if alone else [], dtype=np.int64)
+            row = self._lone_row(story_id)
+            return np.asarray([] if row is None else [row], dtype=np.int64)
         story = self._story_list[number]
         assert story is not None
         rows = np.frombuffer(story.rows, dtype=np.int32)  # a view: no copy of a big story's rows
         if rows.size > most:
             rows = rows[np.linspace(0, rows.size - 1, most).round().astype(np.int64)]
         return rows.astype(np.int64)
+
+    def _lone_row(self, story_id: str) -> int | None:
+        """The row of the article ``story_id`` when it is a story of its own (in no story of several)."""
+        row = self._row_of(story_id)
+        return row if row is not None and self._cols.arrays["story"][row] == -1 else None
 
     def ids_of(self, rows: np.ndarray) -> list[str]:
         """The article id of each row."""

@@ -322,7 +322,8 @@ def _stories_to_join(
         [row for s in stories for row, i in zip(samples[s].tolist(), sample_ids[s]) if i not in known], dtype=np.int64
     )
     if unscored.size:
-        known.update((c.article_id, c) for c in _score_block(index, signature, published, index.block(unscored), config))
+        extra = _score_block(index, signature, published, index.block(unscored), config)
+        known.update((c.article_id, c) for c in extra)
     mean = {
         s: sum(known[i].score if i in known else 0.0 for i in sample_ids[s]) / max(len(sample_ids[s]), 1)
         for s in stories
@@ -334,7 +335,8 @@ def _stories_to_join(
     size = 1 + index.story_size(ranked[0])
     rest = [story_id for story_id in ranked[1:] if mean[story_id] >= config.merge_threshold]
     if rest:
-        between = _mean_between(index, _spread(sample_ids[ranked[0]], config.merge_sample), rest, samples, config)
+        members = _spread(sample_ids[ranked[0]], config.merge_sample)
+        between = _mean_between(index, members, {s: (samples[s], sample_ids[s]) for s in rest}, config)
         for story_id in rest:
             if (mean[story_id] + (size - 1) * between[story_id]) / size >= config.merge_threshold:
                 joined.append(story_id)
@@ -344,21 +346,21 @@ def _stories_to_join(
 
 
 def _mean_between(
-    index: StoryIndex, members: list[str], stories: list[str], samples: dict[str, np.ndarray], config: LinkConfig
+    index: StoryIndex, members: list[str], samples: dict[str, tuple[np.ndarray, list[str]]], config: LinkConfig
 ) -> dict[str, float]:
-    """Per story: the mean score of the indexed ``members`` against its sample (0 for a pair out of retention).
+    """Per story of ``samples`` (its sampled rows and their ids): the mean score of the indexed ``members`` against
+    its sample (0 for a pair out of retention).
 
     One scoring per member, over the samples of all the stories at once. The members are those of the story
     joined first; the stories merged after it are taken to score alike (a bound on the work of a decision)."""
-    rows = np.concatenate([samples[story_id] for story_id in stories])
-    story_of = dict(zip(index.ids_of(rows), (s for s in stories for _ in range(samples[s].size))))
-    block = index.block(rows)
-    totals = dict.fromkeys(stories, 0.0)
+    story_of = {article_id: story_id for story_id, (_, ids) in samples.items() for article_id in ids}
+    block = index.block(np.concatenate([rows for rows, _ in samples.values()]))
+    totals = dict.fromkeys(samples, 0.0)
     for member in members:
         signature = index.entries[member].signature
         for candidate in _score_block(index, signature, signature.published, block, config):
             totals[story_of[candidate.article_id]] += candidate.score
-    return {s: totals[s] / max(len(members) * samples[s].size, 1) for s in stories}
+    return {s: totals[s] / max(len(members) * rows.size, 1) for s, (rows, _) in samples.items()}
 
 
 def _spread(items: list[str], most: int) -> list[str]:
