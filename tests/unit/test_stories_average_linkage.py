@@ -68,3 +68,12 @@ def test_a_big_story_is_compared_on_an_even_sample_of_its_members() -> None:
     assert index.story_sample("chips-7", 16).size == 0  # a member's id names no story
     _, followup = link(index, article("chips-new", OTHER_STORY + " Shares closed higher.", 200))
     assert followup.story_id == "chips-0"
+
+
+def test_an_article_linked_again_while_its_own_entry_is_indexed_is_not_linked_to_itself() -> None:
+    # a redelivery after a crash that kept the index entry but lost the decision
+    index = index_of(("flood-1", [("flood-1", FLOOD_FIRST), ("flood-2", FLOOD_RETOLD)]))
+    change, followup = link(index, article("flood-2", FLOOD_RETOLD, 1))
+    assert followup.story_id == "flood-1"
+    assert [x.article_id for x in followup.links] == ["flood-1"]
+    assert followup.evidence.text_overlap < 1.0  # measured against the other report, not its own copy

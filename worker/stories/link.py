@@ -316,8 +316,15 @@ def _stories_to_join(
     if not stories:
         return [], []
     known = {c.article_id: c for c in scored}
-    samples = {story_id: index.story_sample(story_id, config.story_sample) for story_id in stories}
-    sample_ids = {story_id: index.ids_of(rows) for story_id, rows in samples.items()}
+    samples, sample_ids = {}, {}
+    for story_id in stories:
+        rows = index.story_sample(story_id, config.story_sample)
+        ids = index.ids_of(rows)
+        # the article's own entry when it is linked again (a redelivery whose decision was lost in a crash): the
+        # lookup leaves it out, and so must the sample, or the article would link to itself
+        mine = [i == signature.article_id for i in ids]
+        samples[story_id] = rows[~np.asarray(mine, dtype=bool)] if any(mine) else rows
+        sample_ids[story_id] = [i for i, m in zip(ids, mine) if not m]
     unscored = np.asarray(
         [row for s in stories for row, i in zip(samples[s].tolist(), sample_ids[s]) if i not in known], dtype=np.int64
     )
