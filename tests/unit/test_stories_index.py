@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from worker.bench.link import STORY_SIZE, SyntheticCorpus
 from worker.stories import Entry, IndexChange, StoryIndex
 from worker.stories import index as index_module
+from worker.stories.signature import NUM_PERM, key_hash
 from worker.stories.table import encode_entry, index_from_table, write_change
 
 
@@ -172,3 +175,36 @@ def test_the_id_arena_keeps_the_chosen_ids_in_order() -> None:
         kept = arena.keep(rows)
         assert len(kept) == rows.size
         assert [kept[i] for i in range(rows.size)] == [ids[row] for row in rows]
+
+
+def _keyed(article_id: str, names: list[str], terms: list[str]) -> Entry:
+    keys = [key_hash("e", name) for name in names] + [key_hash("t", term) for term in terms]
+    # a MinHash of its own (no shared LSH band): found only through the postings
+    minhash = np.random.default_rng(zlib.crc32(article_id.encode())).integers(0, 2**16, NUM_PERM, dtype=np.uint16)
+    keys = np.unique(np.asarray(keys, dtype="<u4"))
+    signature = replace(SyntheticCorpus(3).signatures(0, 1)[0], article_id=article_id,
+                        minhash=minhash.astype("<u2").tobytes(), keys=keys.tobytes())
+    return Entry(signature, article_id)
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_topic_words_are_posted_only_for_an_article_that_names_few_things(bulk: bool) -> None:
+    names = ["assad", "aleppo", "geneva", "kerry", "lavrov"]
+    named = _keyed("named", names, ["ceasefire", "talks"])
+    nameless = _keyed("nameless", ["kerry"], ["ceasefire", "hospital"])
+    entries = [named, nameless]
+    index = StoryIndex.from_entries(entries) if bulk else StoryIndex()
+    if not bulk:
+        for entry in entries:
+            index.apply(IndexChange(add=entry))
+
+    def found_by(*keys: tuple[str, str]) -> set[str]:
+        query = _keyed("query", [v for k, v in keys if k == "e"], [v for k, v in keys if k == "t"])
+        return {article_id for article_id, _ in index.candidates(query.signature, limit=10)}
+
+    assert found_by(("t", "ceasefire")) == {"nameless"}  # the named article is not found by a topic word
+    assert found_by(("t", "hospital")) == {"nameless"}
+    assert found_by(("e", "lavrov")) == {"named"}
+    assert found_by(("e", "kerry")) == {"named", "nameless"}
+    # both still count every key they carry: document frequencies weigh the scores
+    assert index.document_frequency(key_hash("t", "ceasefire")) == 2

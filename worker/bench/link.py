@@ -117,7 +117,11 @@ class SyntheticCorpus:
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
         self.words = [f"w{i}" for i in range(VOCABULARY)]
-        self.key_of = np.array([key_hash("t", w) for w in self.words], dtype="<u4")
+        # every other word is a name (an entity, place or number key; ECB+ articles carry 16.5 of 31), the others
+        # topic words: the index posts only an article's names
+        self.key_of = np.array([key_hash("e" if i % 2 else "t", w) for i, w in enumerate(self.words)], dtype="<u4")
+        # how an article writes them: names capitalised, so its keys are the ones its story was indexed with
+        self.written = [w.capitalize() if i % 2 else w for i, w in enumerate(self.words)]
         ranks = np.arange(1, VOCABULARY + 1, dtype=np.float64)
         self.cumulative = np.cumsum(1 / ranks)  # Zipf: a few common words, a long tail
         self.cumulative /= self.cumulative[-1]
@@ -160,13 +164,13 @@ class SyntheticCorpus:
         return out
 
     def query_article(self, story: int, published: float, serial: int) -> Article:
-        words = [self.words[i] for i in self._story_words(story)]
-        filler = [self.words[i] for i in self._sample(self.rng, 200)]
+        words = [self.written[i] for i in self._story_words(story)]
+        filler = [self.written[i] for i in self._sample(self.rng, 200)]
         sentences = [" ".join(words[j : j + 8] + filler[j * 5 : j * 5 + 10]) + "." for j in range(0, 40, 8)]
         return Article(
             id=f"query-{serial}",
             source_id=f"query-{serial}",
-            text=" ".join(s.capitalize() for s in sentences),
+            text=" ".join(s[:1].upper() + s[1:] for s in sentences),
             published_at=datetime.fromtimestamp(published, timezone.utc),
         )
 
