@@ -12,8 +12,9 @@ fingerprints, year, event day, time, story) plus its UTF-8 id in one shared aren
 its id hash are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the
 document frequency of each key is one slot of a hash table. No Python object is made per article (only per story of
 two or more articles), so an article costs 0.77 KB (0.95 KB of resident memory with the story objects: ``newsworker
-bench link`` at a million) instead of kilobytes of dicts, lists and tuples. ``entries`` is a read-only view that rebuilds an ``Entry`` from its row when asked.
-Evicted rows are marked dead and skipped; when half the rows are dead they are compacted away.
+bench link`` at a million) instead of kilobytes of dicts, lists and tuples. ``entries`` is a read-only view that
+rebuilds an ``Entry`` from its row when asked. Evicted rows are marked dead and skipped; when half the rows are
+dead they are compacted away.
 
 Upkeep: compaction, merges of over a million sorted pairs, doubling the columns and rehashing the key counts each
 take from a tenth of a second to seconds at a million articles. ``StoryIndex(upkeep_on_apply=False)`` (the worker's)
@@ -26,10 +27,10 @@ its keys, skipping keys more common than ``max_posting`` (they say nothing about
 is a binary search in each of O(log n) runs, and scoring reads the candidates' rows as arrays. Only the keys that
 name something (entities, places, detail numbers) are posted, not the topic words, unless an article names fewer
 than ``MIN_POSTED_NAMES`` things (``_posted``): two reports of one story share names, and a story found through
-one of its members is scored on a sample of all of them (``link``). That halves the postings, the largest part of an article's
-memory after its columns (ECB+ articles carry 16.5 named keys of 31). ``eval stories`` over five orders: the online
-linker's mean F1 0.862 → 0.861, other-event pairs linked 7.7% → 7.8%; ``bench link`` at a million articles: packed
-bytes 889 → 772 per article, linking p50 2.5 → 1.9 ms.
+one of its members is scored on a sample of all of them (``link``). That halves the postings, the largest part of
+an article's memory after its columns (ECB+ articles carry 16.5 named keys of 31). ``eval stories`` over five
+orders: the online linker's mean F1 0.862 → 0.861, other-event pairs linked 7.7% → 7.8%; ``bench link`` at a
+million articles: packed bytes 889 → 772 per article, linking p50 2.5 → 1.9 ms.
 """
 
 from __future__ import annotations
@@ -873,7 +874,8 @@ class StoryIndex:
         self._ids.append(article_id)
         self._id_rows.add((_id_hash(article_id),), row)
         self._bands.add(signature.bands(), row)
-        self._postings.add(keys[_posted(keys[None, :], np.ones((1, keys.size), dtype=bool))[0]].tolist(), row)
+        posted = _posted(keys[None, :], np.ones((1, keys.size), dtype=bool))[0]
+        self._postings.add(keys[posted].tolist(), row)
         self._frequencies.add(keys.tolist(), 1)
         self._live += 1
         self._join(row, entry.story_id)
