@@ -117,8 +117,8 @@ class SyntheticCorpus:
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
         self.words = [f"w{i}" for i in range(VOCABULARY)]
-        # every other word is a name (an entity, place or number key; ECB+ articles carry 16.5 of 31), the others
-        # topic words: the index posts only an article's names
+        # every other word is a name (an entity, place or number key), the others topic words, as in ECB+ dev
+        # articles (16.5 names among 31.0 keys: eval stories); the index posts only an article's names
         self.key_of = np.array([key_hash("e" if i % 2 else "t", w) for i, w in enumerate(self.words)], dtype="<u4")
         # how an article writes them: names capitalised, so its keys are the ones its story was indexed with
         self.written = [w.capitalize() if i % 2 else w for i, w in enumerate(self.words)]

@@ -174,13 +174,16 @@ def decision_errors(decisions: list[tuple[Document, FollowUp]], articles: dict[s
 
 def _kept_sizes(decisions: list[tuple[Document, FollowUp]], articles: dict[str, Article]) -> str:
     """What the worker keeps per linked article in its two tables, on these articles: the story-table value and
-    the kept decision (what ``link_messages`` writes)."""
-    entries, entries_json, plain, kept = [], [], [], []
+    the kept decision (what ``link_messages`` writes); and the keys a signature carries, names among them (only
+    the names go into the index's postings, unless an article names few things)."""
+    entries, entries_json, plain, kept, keys, names = [], [], [], [], [], []
     compressing = 0.0
     for doc, followup in decisions:
         article = articles[doc.doc_id]
         entry = Entry(signature_of(article), followup.story_id)
         entries.append(len(encode_entry(entry)))
+        keys.append(entry.signature.key_array().size)
+        names.append(int((entry.signature.key_array() & 1).sum()))
         entries_json.append(len(dumps(entry.to_dict())))
         decision = {"followup": to_plain(followup), "event": followup_event(article, followup)}
         plain.append(len(dumps(decision)))
@@ -190,7 +193,7 @@ def _kept_sizes(decisions: list[tuple[Document, FollowUp]], articles: dict[str, 
     n = max(len(decisions), 1)
     return (f"{'  kept per article':<22} story-table value {sum(entries) / n:.0f} B ({sum(entries_json) / n:.0f} B as "
             f"JSON), decision {sum(kept) / n:.0f} B ({sum(plain) / n:.0f} B of JSON, "
-            f"{compressing / n * 1e6:.0f} us to keep)")
+            f"{compressing / n * 1e6:.0f} us to keep), keys {sum(keys) / n:.1f} ({sum(names) / n:.1f} names)")
 
 
 def order_free_clusters(

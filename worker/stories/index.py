@@ -28,9 +28,9 @@ is a binary search in each of O(log n) runs, and scoring reads the candidates' r
 name something (entities, places, detail numbers) are posted, not the topic words, unless an article names fewer
 than ``MIN_POSTED_NAMES`` things (``_posted``): two reports of one story share names, and a story found through
 one of its members is scored on a sample of all of them (``link``). That halves the postings, the largest part of
-an article's memory after its columns (ECB+ articles carry 16.5 named keys of 31). ``eval stories`` over five
-orders: the online linker's mean F1 0.862 → 0.861, other-event pairs linked 7.7% → 7.8%; ``bench link`` at a
-million articles: packed bytes 889 → 772 per article, linking p50 2.5 → 1.9 ms.
+an article's memory after its columns: ECB+ dev articles carry 16.5 names among 31.0 keys (``eval stories``).
+``eval stories`` over five orders: the online linker's mean F1 0.862 → 0.861, other-event pairs linked 7.7% →
+7.8%; ``bench link`` at a million articles: packed bytes 889 → 772 per article, linking p50 2.5 → 1.9 ms.
 """
 
 from __future__ import annotations
