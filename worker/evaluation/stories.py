@@ -182,8 +182,9 @@ def _kept_sizes(decisions: list[tuple[Document, FollowUp]], articles: dict[str, 
         article = articles[doc.doc_id]
         entry = Entry(signature_of(article), followup.story_id)
         entries.append(len(encode_entry(entry)))
-        keys.append(entry.signature.key_array().size)
-        names.append(int((entry.signature.key_array() & 1).sum()))
+        key_array = entry.signature.key_array()
+        keys.append(key_array.size)
+        names.append(int((key_array & 1).sum()))
         entries_json.append(len(dumps(entry.to_dict())))
         decision = {"followup": to_plain(followup), "event": followup_event(article, followup)}
         plain.append(len(dumps(decision)))
