@@ -49,6 +49,9 @@ def test_bench_link_beats_the_brute_force_scan_and_reports_memory(capsys):
     rebuilds = re.findall(r"rebuild from the table: ([\d.]+) s, longest event-loop stall \d+ ms; "
                           r"with the collector running ([\d.]+) s, stall \d+ ms", out)
     assert len(rebuilds) == 2, out
+    collector = re.findall(r"while building: (\d+) full collector passes(?:, median \d+ ms, slowest \d+ ms)?; "
+                           r"(\d+) objects tracked", out)
+    assert len(collector) == 2 and all(int(tracked) > 0 for _, tracked in collector), out
     # At 1,200 indexed articles the index lookup must already be cheaper than scanning every entry.
     assert float(rows[-1][3]) > float(rows[-1][1])
 

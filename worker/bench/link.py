@@ -88,6 +88,36 @@ def _table_mirror(index: StoryIndex) -> tuple[str, str]:
     return memory, rebuild
 
 
+class _FullCollections:
+    """Times the garbage collector's full passes (generation 2) while it is installed, in CPU time of the thread
+    that runs them, as the other timings here: each stops every thread for as long as it takes to visit every
+    object the collector tracks (the index's, and those of the whole process)."""
+
+    def __init__(self) -> None:
+        self.passes: list[float] = []
+        self._started = 0.0
+
+    def __enter__(self) -> _FullCollections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.passes.append(time.thread_time() - self._started)
+
+    def summary(self) -> str:
+        slowest = (f", median {statistics.median(self.passes) * 1e3:.0f} ms, slowest {max(self.passes) * 1e3:.0f} ms"
+                   if self.passes else "")
+        return f"{len(self.passes)} full collector passes{slowest}; {len(gc.get_objects())} objects tracked"
+
+
 def _beside_a_loop(work: Callable[[], object]) -> tuple[float, float]:
     """Run ``work`` in a thread, as the linking agent runs a rebuild or a compaction, while the event loop ticks
     every 10 ms: (seconds taken, longest time the loop stood still)."""
@@ -224,18 +254,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # every APPLY_SAMPLE-th apply time is kept: a float per indexed article would grow the resident set
         # measured below by 32 bytes an article
         applies, upkeeps, slowest_apply = [], [], 0.0
-        while len(index) < size:
-            batch = corpus.signatures(len(index), min(20_000, size - len(index)))
-            for n, signature in enumerate(batch, len(index)):
-                t0 = time.thread_time()
-                # indexed as linking leaves them: each article in its story (one object per story of 2+)
-                index.apply(IndexChange(add=Entry(signature, corpus.story_id(n))))
-                took = time.thread_time() - t0
-                slowest_apply = max(slowest_apply, took)
-                if n % APPLY_SAMPLE == 0:
-                    applies.append(took)
-                if index.wants_upkeep:
-                    upkeeps.append(_beside_a_loop(index.upkeep))
+        with _FullCollections() as collections:
+            while len(index) < size:
+                batch = corpus.signatures(len(index), min(20_000, size - len(index)))
+                for n, signature in enumerate(batch, len(index)):
+                    t0 = time.thread_time()
+                    # indexed as linking leaves them: each article in its story
+                    index.apply(IndexChange(add=Entry(signature, corpus.story_id(n))))
+                    took = time.thread_time() - t0
+                    slowest_apply = max(slowest_apply, took)
+                    if n % APPLY_SAMPLE == 0:
+                        applies.append(took)
+                    if index.wants_upkeep:
+                        upkeeps.append(_beside_a_loop(index.upkeep))
         del batch
         build_seconds = time.perf_counter() - started
         growth = _rss_bytes() - rss_before
@@ -272,6 +303,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                   f"stall {max(s for _, s in upkeeps) * 1e3:.0f} ms" if upkeeps else "; no upkeep needed")
         print(f"{'':<10} apply p50 {statistics.median(applies) * 1e3:.3f} ms, slowest {slowest_apply * 1e3:.0f} ms"
               + upkept)
+        print(f"{'':<10} while building: {collections.summary()}")
         for line in _table_mirror(index):
             print(f"{'':<10} {line}")
         # With a retention window the index compacts once over half its rows are dead, rewriting every live
