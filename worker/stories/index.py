@@ -10,9 +10,9 @@ Layout (the same in memory and in a Faust table, so an agent can mirror every ch
 Memory: an indexed article is one row of packed numpy columns (MinHash, keys, leads, fact hashes, quote
 fingerprints, year, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and
 its id hash are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the
-document frequency of each key is one slot of a hash table. No Python object is made per article (only per story of
-two or more articles), so an article costs 0.77 KB (0.95 KB of resident memory with the story objects: ``newsworker
-bench link`` at a million) instead of kilobytes of dicts, lists and tuples. ``entries`` is a read-only view that
+document frequency of each key is one slot of a hash table. No Python object is made per article, nor one the garbage
+collector tracks per story of several (``_Stories``), so an article costs 0.77 KB (0.90–0.93 KB of resident memory
+with the stories: ``newsworker bench link`` at a million) instead of kilobytes of dicts, lists and tuples. ``entries`` is a read-only view that
 rebuilds an ``Entry`` from its row when asked. Evicted rows are marked dead and skipped; when half the rows are
 dead they are compacted away.
 
@@ -49,6 +49,7 @@ from worker.stories.signature import BANDS, MAX_FACTS, MAX_KEYS, MAX_LEADS, MAX_
 
 DEFAULT_RETENTION_SECONDS = 14 * 24 * 3600.0
 _ROW_MASK = np.uint64(0xFFFFFFFF)
+_MEMBER = np.dtype("<i4")  # a story member's row, as the stories keep it
 
 
 @dataclass(slots=True)
@@ -105,16 +106,79 @@ class Candidates:
         return len(self.article_ids)
 
 
-class _Story:
-    """A story of two or more articles (a lone article is its own story and needs no object)."""
+class _Stories:
+    """The stories of two or more articles (a lone article is its own story and needs no entry), numbered, in
+    parallel sequences: the story id, its first article's id and publication time, and its member rows in the
+    order they joined (int32 in a bytearray).
 
-    __slots__ = ("story_id", "first_id", "first_published", "rows")
+    Python's cyclic garbage collector tracks none of these values (strings, doubles in an ``array``, bytearrays,
+    and a dict of strings to ints), so there is no object per story for its full passes to visit. A slots object
+    per story holding an ``array`` put 400,000 more objects in every full pass at a million articles in stories of
+    five, and the slowest ``apply`` of ``newsworker bench link`` was the one a pass fell in: 94–105 ms.
+    """
 
-    def __init__(self, story_id: str, first_id: str, first_published: float, rows: Iterable[int]) -> None:
-        self.story_id = story_id
-        self.first_id = first_id
-        self.first_published = first_published
-        self.rows = array("i", rows)  # 4 bytes a member
+    def __init__(self) -> None:
+        self.ids: list[str | None] = []  # None: a free number
+        self.first_ids: list[str] = []
+        self.first_published = array("d")  # raw doubles: no float object per story for the collector to visit
+        self.members: list[bytearray] = []
+        self.number_of: dict[str, int] = {}  # story id → number
+        self._free: list[int] = []
+
+    def new(self, story_id: str, first_id: str, first_published: float, rows: Iterable[int]) -> int:
+        members = bytearray(np.asarray(list(rows), dtype=_MEMBER).tobytes())
+        if self._free:
+            number = self._free.pop()
+            self.ids[number], self.first_ids[number] = story_id, first_id
+            self.first_published[number], self.members[number] = first_published, members
+        else:
+            number = len(self.ids)
+            self.ids.append(story_id)
+            self.first_ids.append(first_id)
+            self.first_published.append(first_published)
+            self.members.append(members)
+        self.number_of[story_id] = number
+        return number
+
+    def drop(self, number: int) -> None:
+        story_id = self.ids[number]
+        assert story_id is not None
+        del self.number_of[story_id]
+        self.ids[number], self.members[number] = None, bytearray()
+        self._free.append(number)
+
+    def rows(self, number: int) -> np.ndarray:
+        """The member rows, oldest join first (a copy: the bytearray cannot grow while a view of it lives)."""
+        return np.frombuffer(self.members[number], dtype=_MEMBER).copy()
+
+    def size(self, number: int) -> int:
+        return len(self.members[number]) // 4
+
+    def append(self, number: int, row: int) -> None:
+        self.members[number] += row.to_bytes(4, "little", signed=True)
+
+    def extend(self, number: int, rows: np.ndarray) -> None:
+        self.members[number] += rows.astype(_MEMBER).tobytes()
+
+    def discard(self, number: int, row: int) -> bool:
+        """Take ``row`` out of the story; True when the story has no member left."""
+        members = self.members[number]
+        found = np.flatnonzero(np.frombuffer(members, dtype=_MEMBER) == row)  # the view dies with the statement
+        if found.size:
+            at = int(found[0]) * 4
+            del members[at : at + 4]
+        return not members
+
+    def take_first(self, number: int, first_id: str, first_published: float) -> None:
+        """``first_id`` is the story's first article when published before the one it has."""
+        if first_published < self.first_published[number]:
+            self.first_ids[number], self.first_published[number] = first_id, first_published
+
+    def renumber(self, renumber: np.ndarray) -> None:
+        for number, members in enumerate(self.members):
+            if members:
+                rows = renumber[np.frombuffer(members, dtype=_MEMBER)]
+                self.members[number] = bytearray(rows.astype(_MEMBER).tobytes())
 
 
 class _PackedMultiMap:
@@ -386,7 +450,7 @@ class _Columns:
         "year": ("<u2", 0),
         "event_day": ("<u4", 0),
         "published": ("<f8", 0),  # NaN: no publication time
-        "story": ("<i4", 0),  # -1: a story of its own; otherwise an index into StoryIndex._story_list
+        "story": ("<i4", 0),  # -1: a story of its own; otherwise a story number in StoryIndex._stories
         "alive": ("?", 0),
     }
 
@@ -568,9 +632,7 @@ class StoryIndex:
         self._bands = _PackedMultiMap(defer_above=defer)
         self._postings = _PackedMultiMap(defer_above=defer)
         self._frequencies = _KeyCounts()  # live articles per key: the IDF of scoring
-        self._story_list: list[_Story | None] = []
-        self._free_stories: list[int] = []
-        self._story_of_id: dict[str, int] = {}  # story id → index in _story_list, for stories of 2+ articles
+        self._stories = _Stories()
         self._live = 0
         self._front = 0  # rows below this are all dead (news arrives roughly in publication order)
 
@@ -697,19 +759,19 @@ class StoryIndex:
         return rows[order], hits[order]
 
     def story(self, story_id: str) -> StoryInfo | None:
-        number = self._story_of_id.get(story_id)
+        stories = self._stories
+        number = stories.number_of.get(story_id)
         if number is not None:
-            story = self._story_list[number]
-            assert story is not None
-            return StoryInfo(story.first_id, story.first_published, [self._ids[r] for r in story.rows])
+            members = self.ids_of(stories.rows(number))
+            return StoryInfo(stories.first_ids[number], stories.first_published[number], members)
         row = self._lone_row(story_id)
         return None if row is None else StoryInfo(story_id, self._published_or(row, 0.0), [story_id])
 
     def first_published(self, story_id: str) -> float:
         """When the story's earliest article was published (0.0 for an id that names no indexed story)."""
-        number = self._story_of_id.get(story_id)
+        number = self._stories.number_of.get(story_id)
         if number is not None:
-            return self._story_list[number].first_published  # type: ignore[union-attr]
+            return self._stories.first_published[number]
         row = self._row_of(story_id)
         return self._published_or(row, 0.0) if row is not None else 0.0
 
@@ -717,13 +779,12 @@ class StoryIndex:
         """Rows of at most ``most`` members of a story, spread evenly over its members in the order they joined
         (all of them when it has no more). Linking compares an article with a story on these: a story of 100,000
         members costs what one of ``most`` does."""
-        number = self._story_of_id.get(story_id)
+        number = self._stories.number_of.get(story_id)
         if number is None:
             row = self._lone_row(story_id)
             return np.asarray([] if row is None else [row], dtype=np.int64)
-        story = self._story_list[number]
-        assert story is not None
-        rows = np.frombuffer(story.rows, dtype=np.int32)  # a view: no copy of a big story's rows
+        # a view, not a copy of a big story's rows; it dies on return, before the story can grow again
+        rows = np.frombuffer(self._stories.members[number], dtype=_MEMBER)
         if rows.size > most:
             rows = rows[np.linspace(0, rows.size - 1, most).round().astype(np.int64)]
         return rows.astype(np.int64)
@@ -739,8 +800,8 @@ class StoryIndex:
 
     def story_size(self, story_id: str) -> int:
         """Indexed members of a story (1 for an id that names no story of several: a lone article)."""
-        number = self._story_of_id.get(story_id)
-        return len(self._story_list[number].rows) if number is not None else 1  # type: ignore[union-attr]
+        number = self._stories.number_of.get(story_id)
+        return self._stories.size(number) if number is not None else 1
 
     def expired(self, now: float | None = None, limit: int = 1_000) -> Iterator[str]:
         """Indexed articles published before the retention window ending at ``now`` (default: the latest
@@ -842,9 +903,9 @@ class StoryIndex:
         number = int(self._cols.arrays["story"][row])
         if number == -1:
             return self._ids[row]
-        story = self._story_list[number]
-        assert story is not None
-        return story.story_id
+        story_id = self._stories.ids[number]
+        assert story_id is not None
+        return story_id
 
     def _insert(self, entry: Entry) -> None:
         signature = entry.signature
@@ -885,39 +946,20 @@ class StoryIndex:
     def _join(self, row: int, story_id: str) -> None:
         article_id = self._ids[row]
         published = self._published_or(row, self.watermark or 0.0)
-        number = self._story_of_id.get(story_id)
+        stories = self._stories
+        number = stories.number_of.get(story_id)
         if number is None:
             if story_id == article_id:
                 return  # a story of its own
             root = self._row_of(story_id)
             rows = [] if root is None or self._cols.arrays["story"][root] != -1 else [root]
             first = (self._published_or(root, published), story_id) if rows else (published, article_id)
-            number = self._new_story(_Story(story_id, first[1], first[0], rows))
+            number = stories.new(story_id, first[1], first[0], rows)
             for member in rows:
                 self._cols.arrays["story"][member] = number
-        story = self._story_list[number]
-        assert story is not None
-        story.rows.append(row)
+        stories.append(number, row)
         self._cols.arrays["story"][row] = number
-        if published < story.first_published:
-            story.first_id, story.first_published = article_id, published
-
-    def _new_story(self, story: _Story) -> int:
-        if self._free_stories:
-            number = self._free_stories.pop()
-            self._story_list[number] = story
-        else:
-            number = len(self._story_list)
-            self._story_list.append(story)
-        self._story_of_id[story.story_id] = number
-        return number
-
-    def _drop_story(self, number: int) -> None:
-        story = self._story_list[number]
-        assert story is not None
-        del self._story_of_id[story.story_id]
-        self._story_list[number] = None
-        self._free_stories.append(number)
+        stories.take_first(number, article_id, published)
 
     def _remove(self, article_id: str) -> None:
         row = self._row_of(article_id)
@@ -928,43 +970,37 @@ class StoryIndex:
         self._frequencies.add(a["keys"][row, : a["key_count"][row]].tolist(), -1)
         self._live -= 1
         number = int(a["story"][row])
-        if number != -1:
-            story = self._story_list[number]
-            assert story is not None
-            story.rows.remove(row)
-            if not story.rows:
-                self._drop_story(number)
+        if number != -1 and self._stories.discard(number, row):
+            self._stories.drop(number)
         # its bucket, posting and id pairs stay until the next compaction; readers skip dead rows
 
     def _restory(self, old: str, new: str) -> None:
         if old == new:
             return
         a = self._cols.arrays
-        number = self._story_of_id.get(old)
+        stories = self._stories
+        number = stories.number_of.get(old)
         if number is not None:
-            moved = self._story_list[number]
-            assert moved is not None
-            self._drop_story(number)
+            moved_rows = stories.rows(number)
+            moved_first = (stories.first_ids[number], stories.first_published[number])
+            stories.drop(number)
         else:
             row = self._row_of(old)
             if row is None or a["story"][row] != -1:
                 return
-            moved = _Story(old, old, self._published_or(row, 0.0), [row])
-        target_number = self._story_of_id.get(new)
-        if target_number is None:
+            moved_rows = np.asarray([row], dtype=_MEMBER)
+            moved_first = (old, self._published_or(row, 0.0))
+        target = stories.number_of.get(new)
+        if target is None:
             root = self._row_of(new)
             rows = [root] if root is not None and a["story"][root] == -1 else []
             first = (self._published_or(root, math.inf), new) if rows else (math.inf, new)
-            target_number = self._new_story(_Story(new, first[1], first[0], rows))
+            target = stories.new(new, first[1], first[0], rows)
             for member in rows:
-                a["story"][member] = target_number
-        target = self._story_list[target_number]
-        assert target is not None
-        for member in moved.rows:
-            a["story"][member] = target_number
-        target.rows.extend(moved.rows)
-        if moved.first_published < target.first_published:
-            target.first_id, target.first_published = moved.first_id, moved.first_published
+                a["story"][member] = target
+        a["story"][moved_rows] = target
+        stories.extend(target, moved_rows)
+        stories.take_first(target, *moved_first)
 
     def _advance_front(self) -> None:
         alive = self._cols.arrays["alive"]
@@ -979,9 +1015,7 @@ class StoryIndex:
         renumber[live] = np.arange(live.size)
         self._cols.keep(live)
         self._ids = self._ids.keep(live)
-        for story in self._story_list:
-            if story is not None:
-                story.rows = array("i", renumber[np.asarray(story.rows, dtype=np.int64)].tolist())
+        self._stories.renumber(renumber)
         # the pairs of live rows keep their keys: only the rows change, so nothing is hashed again
         self._id_rows = self._id_rows.renumbered(renumber)
         self._bands = self._bands.renumbered(renumber)
