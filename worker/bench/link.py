@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=int, default=200, help="articles linked (timed) at each step")
     parser.add_argument("--brute-queries", type=int, default=5, help="brute-force scans timed at each step")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave what the imports made in the collector's full passes (the worker freezes it)")
 
 
 RSS_NOISE_BYTES = 8 << 20
@@ -245,6 +247,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # as the worker keeps it: the slow upkeep (large merges of sorted runs, compaction) is not done in ``apply``
     # but afterwards, in a thread beside the event loop
     index = StoryIndex(retention_seconds=config.retention_seconds, upkeep_on_apply=False)
+    if not args.no_freeze:
+        # as the worker does before it starts: what the imports made is frozen out of the collector's passes
+        gc.collect()
+        gc.freeze()
     print(f"synthetic corpus: {VOCABULARY} words (Zipf), {KEYS_PER_ARTICLE} keys/article, stories of {STORY_SIZE}")
     print("size        link p50    link p99  (wall p50)   brute p50   brute/link  RSS/article  packed/article  build")
     rss_before = _rss_bytes()
