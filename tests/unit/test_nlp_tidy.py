@@ -53,3 +53,13 @@ def test_lower_case_words_are_not_names_and_streets_are_not_people(pipeline):
     assert all(any(c.isupper() for c in name) for name in found)
     assert found.get("Mill Lane", ("FAC",))[0] == "FAC"
     assert found["Priya Nandra"][0] == "PERSON"
+
+
+def test_a_time_zone_after_a_clock_time_is_not_a_name(pipeline):
+    # The model tags both zones ORG; the web page's time stamp would make them participants two reports share.
+    stamped = entities_of(pipeline, "Oct 2, 2013 2:35am CET. Nordwind Energy said it would close its plant in "
+                                    "Lübeck, cutting 300 jobs.")
+    assert "CET" not in stamped and stamped["Lübeck"][0] == "GPE"
+    found = entities_of(pipeline, "The strike began at 0300 GMT on Sunday, and Fellesforbundet said it would last "
+                                  "a week.")
+    assert "GMT" not in found and "Fellesforbundet" in found

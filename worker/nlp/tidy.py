@@ -7,6 +7,9 @@
 * A job written before a name is not part of the name: "Librarian Samir Haddad" is Samir Haddad (the model
   takes a capitalised job at the start of a sentence into the name).
 * A mention without a capital letter is not a name ("a repair café" tagged PERSON).
+* A time zone after a clock time is not a name ("Last updated at 13:59 GMT", "4:45 p.m. EST"): the model tags
+  the web page's time stamp an organisation, and story linking would take the zone for a participant that two
+  reports share.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ OCCUPATIONS = frozenset(
     """.split()
 )
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
+TIME_ZONES = frozenset(
+    """
+    gmt utc et ct mt pt est edt cst cdt mst mdt pst pdt akst akdt hst bst ist cet cest eet eest wet west msk
+    aest aedt acst acdt awst nzst nzdt jst kst hkt sgt pht wib
+    """.split()
+)
+# a clock time just before: "13:59", "13 : 59" (tokenised), "0737", "4:45 p.m.", "2:35am", "( 0300"
+_CLOCK_BEFORE = re.compile(r"\d\s*(?:[ap]\s?\.?\s?m\b\s?\.?)?\s*\(?\s*$", re.IGNORECASE)
+# a zone, with an offset after GMT or UTC: "GMT+05:00"
+_ZONE = re.compile(r"([A-Za-z]{2,4})(?:\s*[+\-−]\s*\d[\d :]*)?")
 
 
 def tidy_mentions(text: str, mentions: Sequence[Mention],
@@ -39,7 +52,7 @@ def tidy_mentions(text: str, mentions: Sequence[Mention],
     decided: set[tuple[int, int]] = set()
     out: list[Mention] = []
     for mention in mentions:
-        if not any(c.isupper() or c.isdigit() for c in mention.text):
+        if not any(c.isupper() or c.isdigit() for c in mention.text) or _is_clock_zone(text, mention):
             continue
         words = mention.text.split()
         if mention.label in ("PERSON", "ORG") and len(words) >= 3 and _is_job(words[0]) \
@@ -52,6 +65,19 @@ def tidy_mentions(text: str, mentions: Sequence[Mention],
         out, placed = _dateline_place(text, out, dateline)
         decided |= placed
     return out, decided
+
+
+def _is_clock_zone(text: str, mention: Mention) -> bool:
+    """``mention`` is a time zone written after a clock time.
+
+    >>> text = "Updated 4:45 p.m. EST by Ana Ruiz"
+    >>> _is_clock_zone(text, Mention(18, 21, "EST", "ORG")), _is_clock_zone(text, Mention(25, 33, "Ana Ruiz", "PERSON"))
+    (True, False)
+    """
+    zone = _ZONE.fullmatch(mention.text)
+    if zone is None or zone.group(1).casefold() not in TIME_ZONES:
+        return False
+    return _CLOCK_BEFORE.search(text, max(0, mention.start - 16), mention.start) is not None
 
 
 def _is_job(word: str) -> bool:
