@@ -11,10 +11,10 @@ Memory: an indexed article is one row of packed numpy columns (MinHash, keys, le
 fingerprints, year, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and
 its id hash are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the
 document frequency of each key is one slot of a hash table. No Python object is made per article, nor one the garbage
-collector tracks per story of several (``_Stories``), so an article costs 0.77 KB (0.90–0.93 KB of resident memory
-with the stories: ``newsworker bench link`` at a million) instead of kilobytes of dicts, lists and tuples. ``entries`` is a read-only view that
-rebuilds an ``Entry`` from its row when asked. Evicted rows are marked dead and skipped; when half the rows are
-dead they are compacted away.
+collector tracks per story of several (``_Stories``), so an article costs 0.77 KB (0.89–0.95 KB of resident memory
+with the stories: ``newsworker bench link`` at a million) instead of kilobytes of dicts, lists and tuples.
+``entries`` is a read-only view that rebuilds an ``Entry`` from its row when asked. Evicted rows are marked dead
+and skipped; when half the rows are dead they are compacted away.
 
 Upkeep: compaction, merges of over a million sorted pairs, doubling the columns and rehashing the key counts each
 take from a tenth of a second to seconds at a million articles. ``StoryIndex(upkeep_on_apply=False)`` (the worker's)
@@ -125,8 +125,8 @@ class _Stories:
         self.number_of: dict[str, int] = {}  # story id → number
         self._free: list[int] = []
 
-    def new(self, story_id: str, first_id: str, first_published: float, rows: Iterable[int]) -> int:
-        members = bytearray(np.asarray(list(rows), dtype=_MEMBER).tobytes())
+    def new(self, story_id: str, first_id: str, first_published: float, rows: list[int]) -> int:
+        members = bytearray(np.asarray(rows, dtype=_MEMBER).tobytes())
         if self._free:
             number = self._free.pop()
             self.ids[number], self.first_ids[number] = story_id, first_id
