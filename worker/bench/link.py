@@ -117,7 +117,9 @@ class _FullCollections:
     def summary(self) -> str:
         slowest = (f", median {statistics.median(self.passes) * 1e3:.0f} ms, slowest {max(self.passes) * 1e3:.0f} ms"
                    if self.passes else "")
-        return f"{len(self.passes)} full collector passes{slowest}; {len(gc.get_objects())} objects tracked"
+        # gc.get_objects() leaves frozen objects out: the count is what a full pass visits
+        frozen = f", {gc.get_freeze_count()} frozen" if gc.get_freeze_count() else ""
+        return f"{len(self.passes)} full collector passes{slowest}; {len(gc.get_objects())} objects tracked{frozen}"
 
 
 def _beside_a_loop(work: Callable[[], object]) -> tuple[float, float]:
