@@ -66,3 +66,31 @@ def test_a_table_value_written_before_event_days_reads_as_having_none() -> None:
     assert value["s"]["d"] == 1114
     del value["s"]["d"]
     assert Entry.from_dict(value).signature.event_day == 0
+
+
+@pytest.mark.parametrize(
+    ("first_year", "second_year", "bonus_expected"),
+    [
+        (2019, 2019, 0.08),  # both date the event in the same past year
+        (2024, 2024, 0.0),  # the year of publication: most reports of anything name it
+        (2019, 2021, 0.0),  # another year: the conflict penalty's business, never a bonus
+    ],
+)
+def test_reports_naming_the_same_past_year_score_higher_than_without_it(
+    first_year: int, second_year: int, bonus_expected: float
+) -> None:
+    first = (
+        f"Investigators reopened the case of the Velden dam, which burst in {first_year} and flooded the villages "
+        "of Arnsberg and Hollenau. The district office said 640 residents had been evacuated."
+    )
+    second = (
+        f"Hollenau residents welcomed the new inquiry into the {second_year} failure of the Velden dam. Engineers "
+        "from the district office had blamed weeks of rain and a blocked spillway."
+    )
+    scores = {}
+    for bonus in (0.0, 0.08):
+        config = LinkConfig(past_year_bonus=bonus, year_conflict_penalty=0.0, link_threshold=0.0)
+        linker = StoryLinker(config)
+        linker.link_one(article("dam-1", first))
+        scores[bonus] = linker.link_one(article("dam-2", second, 30)).followup.links[0].score
+    assert scores[0.08] - scores[0.0] == pytest.approx(bonus_expected)
