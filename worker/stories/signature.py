@@ -12,7 +12,8 @@ What a signature holds and why:
   headline terms and the article's most frequent content words. They feed the inverted index (candidate
   lookup) and the weighted overlap score.
 - ``leads``: the keys of the three most salient participants: two events of the same kind rarely share them.
-- ``year``: the latest year the text names: the same kind of event in another year is another event.
+- ``year``: the latest year the text names: the same kind of event in another year is another event, and two
+  reports that name the same past year (not the year they are published in) likely date one event.
 - ``event_day``: the first calendar date the text writes out with its day and month (``March 3, 2011``,
   ``Sept. 9``), packed ``YYYYMMDD`` (year 0 when the text gives none): two reports of one event name its day.
 - ``quotes``: fingerprints of quoted speech, so a repeated quote is evidence and a new one is a new fact.
