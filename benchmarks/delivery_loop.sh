@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# The delivery tests run again and again: the churn test (workers join and leave the group while articles flow)
-# and test_shutdown.py (a stop mid-stream, a successor takes over). Each run must lose nothing and publish nothing
-# twice; a failure shows up only now and then, so one pass says little. Prints each run's result and the consumer
-# skips the workers logged and repaired (records read straight from the broker), then the tally.
+# The delivery tests run again and again: the churn test (workers join and leave the group while articles flow),
+# test_shutdown.py (a stop mid-stream, a successor takes over) and test_redelivery.py (a crash mid-stream, a
+# successor takes over, then a stop). Each run must lose nothing and publish nothing twice; a failure shows up only
+# now and then, so one pass says little. Prints each run's result and the consumer skips the workers logged and
+# repaired (records read straight from the broker), then the tally.
 #
 # Usage, from the repository root after the README's test command has set up .venv:
-#   benchmarks/delivery_loop.sh [runs]        (default 10; about 2.5 minutes a run)
+#   benchmarks/delivery_loop.sh [runs]        (default 10; about 3.5 minutes a run)
 set -u
 
 runs=${1:-10}
 out=$(mktemp -d "${TMPDIR:-/tmp}/delivery-loop.XXXXXX")
 passed=0
 for i in $(seq 1 "$runs"); do
-    if .venv/bin/pytest -q -p no:cacheprovider --basetemp="$out/run$i" \
+    # every run's worker logs are kept, passed or not (pyproject keeps only failed tests' folders)
+    if .venv/bin/pytest -q -p no:cacheprovider --basetemp="$out/run$i" -o tmp_path_retention_policy=all \
         "tests/integration/test_followups.py::test_no_article_is_lost_while_workers_join_and_leave_the_group" \
-        tests/integration/test_shutdown.py > "$out/run$i.txt" 2>&1; then
+        tests/integration/test_shutdown.py tests/integration/test_redelivery.py > "$out/run$i.txt" 2>&1; then
         passed=$((passed + 1))
     fi
     # the workers' logs are under the run's pytest temporary folder

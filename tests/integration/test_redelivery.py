@@ -23,6 +23,7 @@ from worker.kafka.clients import RawMessage, follow, publish
 from worker.kafka.process import WorkerProcess
 from worker.kafka.topics import create_topics, stories_topic
 from worker.security import aiokafka_options
+from worker.settings import Settings
 
 from schema_check import schema_errors
 
@@ -31,19 +32,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BACKLOG = 3000
 
 
-def _produced(worker: WorkerProcess, topic: str) -> float:
-    status, body = worker.get("/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(f'newsworker_produced_messages_total{{topic="{topic}"}}'):
-            return float(line.split()[-1])
-    return 0.0
-
-
-async def _until_busy(worker: WorkerProcess, topic: str, articles: int) -> None:
+async def _until_busy(worker: WorkerProcess, settings: Settings, articles: int) -> None:
     deadline = time.monotonic() + 90
-    while _produced(worker, topic) < articles:
-        assert worker.process.poll() is None and time.monotonic() < deadline, worker.log_tail()
+    while worker.process.poll() is None and worker.produced(settings.topic_articles) < articles:
+        if time.monotonic() >= deadline:
+            # Whether it fetched nothing or published nothing of what it fetched tells a stalled consumer from a
+            # stalled agent. The whole log stays in the test's temporary folder (pyproject: pytest keeps those
+            # of failed tests).
+            raise AssertionError(f"{worker.produced(settings.topic_articles):.0f} articles published, "
+                                 f"{worker.consumed(settings.topic_raw):.0f} raw records consumed in 90 s; "
+                                 f"log {worker.log}:\n{worker.log_tail()}")
         await asyncio.sleep(0.02)
+    assert worker.process.poll() is None, f"the worker exited with {worker.process.returncode}:\n{worker.log_tail()}"
 
 
 async def _committed(settings) -> dict[int, int]:
@@ -69,7 +69,7 @@ async def test_crash_redelivers_with_the_same_ids_and_sigterm_loses_nothing(sett
     crashed = WorkerProcess(settings.model_copy(update={"web_port": free_port()}), tmp_path / "a.log").start()
     try:
         await asyncio.to_thread(crashed.wait_ready)
-        await _until_busy(crashed, settings.topic_articles, 100)
+        await _until_busy(crashed, settings, 100)
     finally:
         crashed.process.send_signal(signal.SIGKILL)
         crashed.process.wait()
@@ -77,7 +77,7 @@ async def test_crash_redelivers_with_the_same_ids_and_sigterm_loses_nothing(sett
     stopped = WorkerProcess(settings.model_copy(update={"web_port": free_port()}), tmp_path / "b.log").start()
     try:
         await asyncio.to_thread(stopped.wait_ready)
-        await _until_busy(stopped, settings.topic_articles, 100)
+        await _until_busy(stopped, settings, 100)
     finally:
         code = await asyncio.to_thread(stopped.stop)
     assert code == 0, stopped.log_tail()
