@@ -27,7 +27,7 @@ import numpy as np
 
 from worker.codec import dumps, to_plain
 from worker.pipeline import build_pipeline
-from worker.records import Article, Envelope, Origin, Span
+from worker.records import Article, Envelope, Origin
 from worker.settings import Settings
 from worker.stories import Entry, FollowUp, LinkConfig, StoryLinker, followup_event, signature_of
 from worker.stories.link import pair_scores
@@ -112,27 +112,10 @@ def run_pipeline(stream: list[tuple[Document, datetime]], settings: Settings) ->
     articles: dict[str, Article] = {}
     for start in range(0, len(envelopes), 32):
         for (doc, _), outcome in zip(stream[start : start + 32], pipeline.run(envelopes[start : start + 32])):
-            if outcome.rejection is not None and "NotImplementedError" in outcome.rejection.reason:
-                # normalization (issue 2) has not landed yet: link the decoded text as it is, and say so
-                articles[doc.doc_id] = _unnormalized(doc, stream)
-                continue
             if outcome.rejection is not None:
                 raise RuntimeError(f"{doc.doc_id} rejected by the pipeline: {outcome.rejection.reason}")
             articles[doc.doc_id] = outcome.articles[0]  # plain text: one story per document
     return articles
-
-
-def _unnormalized(doc: Document, stream: list[tuple[Document, datetime]]) -> Article:
-    when = next(t for d, t in stream if d is doc)
-    spans, start = [], 0
-    for line in doc.text.split("\n"):
-        spans.append(Span(start, start + len(line)))
-        start += len(line) + 1
-    notice = {"stage": "normalize", "reason": "not implemented yet: text used as decoded"}
-    return Article(
-        id=doc.doc_id, source_id=doc.doc_id, text=doc.text, sentences=tuple(spans), published_at=when,
-        language="en", notices=(notice,),
-    )
 
 
 def link_stream(
@@ -357,8 +340,6 @@ def evaluate_seed(
     ours = scores(documents, predicted)
     link_seconds = time.perf_counter() - started
     print(f"seed {seed}: pipeline {pipeline_seconds:.1f}s, linking {link_seconds:.2f}s")
-    if any(a.notices and a.notices[0].get("stage") == "normalize" for a in articles.values()):
-        print("note: normalize() is not implemented yet; the decoded text was linked without normalization")
     print(_line("story linker", ours))
     errors = decision_errors(decisions, articles)
     print(f"{'  wrong decisions':<22} " + ", ".join(f"{kind} {errors[kind]}" for kind in _ERROR_KINDS)
