@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from worker.normalize import NormalizeConfig, fingerprint, normalize
+from worker.normalize.dates import is_date_stamp
 from worker.normalize.sentences import split_sentences
 from worker.records import InputRejected, RawArticle, RejectCode
 
@@ -76,6 +77,59 @@ def test_paragraphs_are_the_page_lines_without_furniture(stories):
     assert len(paragraphs) == 3
     assert paragraphs[0].endswith("a month ahead of the spring rains, the regional water authority said.")
     assert main.text == "\n\n".join(paragraphs)
+
+
+STAMPED_PAGE = """\
+Posted: May 16, 2024 6:40 PM EDT
+
+Ferry returns to the island run
+
+Crews put the ferry back on the island run on Thursday after its engines were rebuilt.
+
+Passengers queued from dawn, the harbour master said.
+
+Related Story
+Ferry taken off the island run
+Updated 11/03/2024
+Sun, 3 Mar 2024
+The ferry was taken out of service yesterday for engine work expected to last two months.
+"""
+
+
+def test_a_date_stamp_is_neither_headline_nor_standfirst_nor_text_and_dates_a_reproduced_story():
+    main, related = normalize(RawArticle(id="stamped", body=STAMPED_PAGE, body_type="text", published_at=PUBLISHED))
+    assert main.headline == "Ferry returns to the island run" and main.standfirst is None
+    assert related.headline == "Ferry taken off the island run" and related.standfirst is None
+    assert not any(word in a.text for a in (main, related) for word in ("Posted", "EDT", "Updated", "Sun,"))
+    # the producer's time stays the main story's; the reproduced story was published on the day its stamp writes
+    # out in full (11/03/2024 may be either of two days), and its "yesterday" is the day before that
+    assert main.published_at == PUBLISHED and main.notices == ()
+    assert related.published_at == datetime(2024, 3, 3, tzinfo=timezone.utc)
+    assert [(d.text, d.value) for d in related.dates] == [("yesterday", "2024-03-02")]
+    assert [n["reason"] for n in related.notices] == [
+        "publication day read from the story's date stamp (time 00:00 UTC)"]
+
+
+def test_the_stamp_dates_the_main_story_only_when_the_producer_did_not():
+    (article,) = normalize(RawArticle(id="s", body="Posted on Thu May 16, 2024 at 9:10 am\n\nFerry returns\n\n"
+                                                   "Crews put the ferry back on the island run yesterday.",
+                                      body_type="text"))
+    assert article.headline == "Ferry returns"
+    assert article.published_at == datetime(2024, 5, 16, tzinfo=timezone.utc)
+    assert [(d.text, d.value) for d in article.dates] == [("yesterday", "2024-05-15")]
+
+
+@pytest.mark.parametrize("line, stamp", [
+    ("Posted: May 16, 2024 6:40 PM EDT", True),
+    ("Last updated 10:38 26/09/2013", True),
+    ("9:41 p.m. EDT May 2, 2013", True),
+    ("2024-05-16", True),
+    ("Ferry returns on May 16, 2024", False),  # a headline with a date in it
+    ("May 16", False),  # no year: a date a headline may be
+    ("Reuters, May 16, 2024", False),  # a word outside the stamp's own
+])
+def test_what_counts_as_a_date_stamp(line, stamp):
+    assert is_date_stamp(line) is stamp
 
 
 def test_hard_wrapped_text_is_reflowed_into_paragraphs():

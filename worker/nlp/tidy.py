@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from worker.nlp.items import Mention
 from worker.nlp.titles import is_title
+from worker.normalize.dates import TIME_ZONES
 from worker.records import Dateline
 
 # Jobs and roles that head a name in news copy without being part of it, beyond the titles of titles.py.
@@ -34,12 +35,6 @@ OCCUPATIONS = frozenset(
     """.split()
 )
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
-TIME_ZONES = frozenset(
-    """
-    gmt utc et ct mt pt est edt cst cdt mst mdt pst pdt akst akdt hst bst ist cet cest eet eest wet west msk
-    aest aedt acst acdt awst nzst nzdt jst kst hkt sgt pht wib
-    """.split()
-)
 # a clock time just before: "13:59", "13 : 59" (tokenised), "0737", "4:45 p.m.", "2:35am", "( 0300"
 _CLOCK_BEFORE = re.compile(r"\d\s*(?:[ap]\s?\.?\s?m\b\s?\.?)?\s*\(?\s*$", re.IGNORECASE)
 # a zone, with an offset after GMT or UTC: "GMT+05:00"

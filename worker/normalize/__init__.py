@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import py3langid
 
-from worker.normalize.dates import find_dates
+from worker.normalize.dates import find_dates, stamp_day
 from worker.normalize.markup import parse_html
 from worker.normalize.sentences import split_sentences
 from worker.normalize.structure import StoryParts, dateline_of, split_stories
@@ -80,21 +80,43 @@ def normalize(raw: RawArticle, config: NormalizeConfig = NormalizeConfig()) -> l
     # the producer did not say.
     language = raw.language or _language(stories[0].paragraphs)
     main_id = _article_id(raw.id, 0)
-    return [_article(raw, story, part, main_id, published_at, language) for part, story in enumerate(stories)]
+    return [
+        _article(raw, story, part, main_id, _story_published(story, published_at), language)
+        for part, story in enumerate(stories)
+    ]
+
+
+def _story_published(story: StoryParts, page_published: datetime | None) -> tuple[datetime | None, bool]:
+    """When the story was published, and whether that was read from its date stamps (the earliest day one writes
+    out in full: a page may print when it was posted and when it was updated; at 00:00 UTC).
+
+    The main story keeps the producer's (or the page's) time and falls back on its stamps; a reproduced story
+    or a box is dated by its own, older than the page when it is an earlier report."""
+    day = min(filter(None, map(stamp_day, story.stamps)), default=None)
+    if day is None or (page_published is not None and (story.kind == "main" or page_published.date() == day)):
+        return page_published, False
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc), True
 
 
 def _article(
-    raw: RawArticle, story: StoryParts, part: int, main_id: str, published_at: datetime | None, language: str | None
+    raw: RawArticle, story: StoryParts, part: int, main_id: str, published: tuple[datetime | None, bool],
+    language: str | None,
 ) -> Article:
+    published_at, from_stamp = published
     text, paragraphs = _join(story.paragraphs)
     sentences = tuple(Span(a, b) for p in paragraphs for a, b in split_sentences(text, p.start, p.end))
     words = _words(text)
     dateline = None
     if match := dateline_of(text):
         dateline = Dateline(text=match.group(0).strip(), place=match.group("place"), start=0, end=match.end() - 1)
-    notices = () if published_at is not None else (
-        {"stage": "dates", "reason": "no publication time: relative dates are left unresolved"},
-    )
+    if published_at is None:
+        notices: tuple[dict[str, str], ...] = (
+            {"stage": "dates", "reason": "no publication time: relative dates are left unresolved"},
+        )
+    elif from_stamp:
+        notices = ({"stage": "dates", "reason": "publication day read from the story's date stamp (time 00:00 UTC)"},)
+    else:
+        notices = ()
     return Article(
         id=_article_id(raw.id, part),
         source_id=raw.id,

@@ -248,3 +248,56 @@ def _nearest_year(anchor: date, month: int, day: int) -> int:
             continue
     return best
 
+
+
+# Time zones written after a clock time ("13:59 GMT", "4:45 p.m. EST"): a page's time stamp. Read here by the
+# stamp lines and by the entity stage, which must not take a zone for an organisation.
+TIME_ZONES = frozenset(
+    """
+    gmt utc et ct mt pt est edt cst cdt mst mdt pst pdt akst akdt hst bst ist cet cest eet eest wet west msk
+    aest aedt acst acdt awst nzst nzdt jst kst hkt sgt pht wib
+    """.split()
+)
+# The words a page's date stamp is made of besides its numbers: labels, months, weekdays, clock words and zones
+_STAMP_WORDS = (
+    frozenset(_MONTHS) | frozenset(_WEEKDAYS) | TIME_ZONES
+    | frozenset("mon tue tues wed thu thur thurs fri sat sun".split())
+    | frozenset("posted published updated last first modified edited date dated time on at of".split())
+    | frozenset("st nd rd th am pm a p m".split())
+)
+_STAMP_TOKEN = re.compile(r"[^\W\d_]+|\d+")
+_NUMERIC_DATE = re.compile(r"\b\d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{2,4}\b")
+_FOUR_DIGIT_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def is_date_stamp(line: str) -> bool:
+    """A line that only says when the page was written: a date, perhaps a clock time, a weekday and a label.
+
+    Pages print one at the top of a story ("Posted: May 3, 2013 4:12 PM EDT", "Updated 09/26/2013"); it is
+    neither a headline nor a standfirst nor prose. A line with any other word is not a stamp.
+
+    >>> is_date_stamp("Published on Friday, 27 September 2013, 10:05 GMT"), is_date_stamp("2013-09-26")
+    (True, True)
+    >>> is_date_stamp("Flood wall approved on May 3, 2013"), is_date_stamp("May 3")
+    (False, False)
+    """
+    tokens = _STAMP_TOKEN.findall(line)
+    if not 1 <= len(tokens) <= 20 or not any(t.isdigit() for t in tokens):
+        return False
+    if any(not t.isdigit() and t.casefold() not in _STAMP_WORDS for t in tokens):
+        return False
+    named_month = any(t.casefold() in _MONTHS for t in tokens)
+    return bool(_NUMERIC_DATE.search(line) or (named_month and _FOUR_DIGIT_YEAR.search(line)))
+
+
+def stamp_day(line: str) -> date | None:
+    """The calendar day a date stamp writes out in full (day, month and year), None when it does not
+    (``09/10/2013`` may be either of two days).
+
+    >>> stamp_day("Posted: May 3, 2013 4:12 PM EDT"), stamp_day("Updated 09/10/2013")
+    (datetime.date(2013, 5, 3), None)
+    """
+    for mention in find_dates(line, None):
+        if mention.precision == "day" and not mention.relative and mention.value is not None:
+            return date.fromisoformat(mention.value)
+    return None

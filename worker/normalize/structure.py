@@ -9,7 +9,9 @@ Scraped pages carry more than one story. The cues this module reads, all of them
 * a **headline line** (short, capitalised, no closing full stop) after a blank line and before a body paragraph
   opens a box with its own headline (kind ``sidebar``);
 * under a headline, a short line without a closing full stop, or one followed by a datelined paragraph, is the
-  **standfirst**; a "By ..." line near the top is the **byline**.
+  **standfirst**; a "By ..." line near the top is the **byline**;
+* a line at the top of a story that only gives a date ("Posted: May 3, 2013 4:12 PM EDT") is its **stamp**, not
+  its headline or standfirst (a reproduced story's stamp is when it was first published).
 
 Hard-wrapped text (paragraphs of several short lines between blank lines) is re-flowed first, so the same cues
 apply to it.
@@ -20,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+from worker.normalize.dates import is_date_stamp
 
 # Lines that introduce a reproduced story. Matched on the whole line, case-insensitively; the marker may be
 # glued to the next headline when a scraper lost the line break ("Related StoryUS suspends...").
@@ -62,6 +66,7 @@ class StoryParts:
     headline: str | None = None
     standfirst: str | None = None
     byline: str | None = None
+    stamps: list[str] = field(default_factory=list)  # the story's date stamp lines ("Posted ...", "Updated ...")
     paragraphs: list[str] = field(default_factory=list)
 
 
@@ -99,6 +104,9 @@ def split_stories(lines: list[str], title: str | None = None, *, wrapped: bool |
             continue
         following = blocks[index + 1].text if index + 1 < len(blocks) else None
 
+        if not current.paragraphs and is_date_stamp(text):
+            current.stamps.append(text)
+            continue
         if expect_headline and current.headline is None and not current.paragraphs and _looks_like_headline(text):
             if following is not None:  # a headline over nothing is not a story
                 current.headline = text
