@@ -249,7 +249,6 @@ def _nearest_year(anchor: date, month: int, day: int) -> int:
     return best
 
 
-
 # Time zones written after a clock time ("13:59 GMT", "4:45 p.m. EST"): a page's time stamp. Read here by the
 # stamp lines and by the entity stage, which must not take a zone for an organisation.
 TIME_ZONES = frozenset(
