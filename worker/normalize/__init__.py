@@ -80,10 +80,7 @@ def normalize(raw: RawArticle, config: NormalizeConfig = NormalizeConfig()) -> l
     # the producer did not say.
     language = raw.language or _language(stories[0].paragraphs)
     main_id = _article_id(raw.id, 0)
-    return [
-        _article(raw, story, part, main_id, _story_published(story, published_at), language)
-        for part, story in enumerate(stories)
-    ]
+    return [_article(raw, story, part, main_id, published_at, language) for part, story in enumerate(stories)]
 
 
 def _story_published(story: StoryParts, page_published: datetime | None) -> tuple[datetime | None, bool]:
@@ -99,10 +96,9 @@ def _story_published(story: StoryParts, page_published: datetime | None) -> tupl
 
 
 def _article(
-    raw: RawArticle, story: StoryParts, part: int, main_id: str, published: tuple[datetime | None, bool],
-    language: str | None,
+    raw: RawArticle, story: StoryParts, part: int, main_id: str, page_published: datetime | None, language: str | None
 ) -> Article:
-    published_at, from_stamp = published
+    published_at, from_stamp = _story_published(story, page_published)
     text, paragraphs = _join(story.paragraphs)
     sentences = tuple(Span(a, b) for p in paragraphs for a, b in split_sentences(text, p.start, p.end))
     words = _words(text)

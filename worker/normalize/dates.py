@@ -281,7 +281,7 @@ def is_date_stamp(line: str) -> bool:
     (False, False)
     """
     tokens = _STAMP_TOKEN.findall(line)
-    if not 1 <= len(tokens) <= 20 or not any(t.isdigit() for t in tokens):
+    if len(tokens) > 20 or not any(t.isdigit() for t in tokens):
         return False
     if any(not t.isdigit() and t.casefold() not in _STAMP_WORDS for t in tokens):
         return False
