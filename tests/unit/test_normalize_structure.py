@@ -119,6 +119,40 @@ def test_the_stamp_dates_the_main_story_only_when_the_producer_did_not():
     assert [(d.text, d.value) for d in article.dates] == [("yesterday", "2024-05-15")]
 
 
+ADDRESSED_PAGE = """\
+http://www.harbour-gazette.example/2024/05/17/ferry-returns
+
+Ferry returns to the island run
+
+Crews put the ferry back on the island run on Thursday after its engines were rebuilt.
+
+Related Story
+<www.coast-news.example/2024/03/03/ferry-out>
+Ferry taken off the island run
+The ferry was taken out of service yesterday for engine work expected to last two months.
+See http://www.coast-news.example/timetable for the winter timetable.
+"""
+
+
+def test_an_address_line_atop_a_story_is_its_address_not_a_story_of_its_own():
+    main, related = normalize(RawArticle(id="addressed", body=ADDRESSED_PAGE, body_type="text"))
+    # taken for text, the first address would have been the whole main story and pushed the ferry story into a box
+    assert (main.kind, main.headline) == ("main", "Ferry returns to the island run")
+    assert main.text.startswith("Crews put the ferry back") and "harbour-gazette" not in main.text
+    assert main.url == "http://www.harbour-gazette.example/2024/05/17/ferry-returns"
+    assert related.headline == "Ferry taken off the island run"
+    assert related.url == "www.coast-news.example/2024/03/03/ferry-out"
+    # an address inside a story is part of what it says
+    assert related.text.endswith("See http://www.coast-news.example/timetable for the winter timetable.")
+
+
+def test_the_producers_url_outranks_the_address_printed_on_the_main_story():
+    raw = RawArticle(id="a", body=ADDRESSED_PAGE, body_type="text", url="https://gazette.example/r/1")
+    main, related = normalize(raw)
+    assert main.url == "https://gazette.example/r/1"
+    assert related.url == "www.coast-news.example/2024/03/03/ferry-out"
+
+
 @pytest.mark.parametrize("line, stamp", [
     ("Posted: May 16, 2024 6:40 PM EDT", True),
     ("Last updated 10:38 26/09/2013", True),

@@ -116,7 +116,8 @@ def _article(
     return Article(
         id=_article_id(raw.id, part),
         source_id=raw.id,
-        url=raw.url,
+        # the main story is where the producer found it; a reproduced story or a box is where its own address says
+        url=(raw.url or story.address) if story.kind == "main" else (story.address or raw.url),
         parent_id=main_id if part else None,
         part=part,
         kind=story.kind,

@@ -11,7 +11,10 @@ Scraped pages carry more than one story. The cues this module reads, all of them
 * under a headline, a short line without a closing full stop, or one followed by a datelined paragraph, is the
   **standfirst**; a "By ..." line near the top is the **byline**;
 * a line at the top of a story that only gives a date ("Posted: May 3, 2013 4:12 PM EDT") is its **stamp**, not
-  its headline or standfirst (a reproduced story's stamp is when it was first published).
+  its headline or standfirst (a reproduced story's stamp is when it was first published);
+* a line at the top of a story that is only a web address is the story's **address** (where it was first
+  published), not its text: taken for a paragraph, it would leave the main story nothing but itself and push the
+  real headline and body into a box.
 
 Hard-wrapped text (paragraphs of several short lines between blank lines) is re-flowed first, so the same cues
 apply to it.
@@ -53,6 +56,8 @@ _DATELINE = re.compile(
     r"\s?(?P<sep>—|–|--|-|:)\s"
 )
 _CLOSING_MARKS = "\"'”’)]»"
+# A line that is one web address and nothing else ("http://example.org/2016/10/03/a", "<www.example.org/a>")
+_ADDRESS_LINE = re.compile(r"^<?((?:https?://|www\.)[^\s<>]+)>?$", re.IGNORECASE)
 
 
 def _ends_with_stop(line: str) -> bool:
@@ -67,6 +72,7 @@ class StoryParts:
     standfirst: str | None = None
     byline: str | None = None
     stamps: list[str] = field(default_factory=list)  # the story's date stamp lines ("Posted ...", "Updated ...")
+    address: str | None = None  # the web address printed at the top of the story
     paragraphs: list[str] = field(default_factory=list)
 
 
@@ -106,6 +112,9 @@ def split_stories(lines: list[str], title: str | None = None, *, wrapped: bool |
 
         if not current.paragraphs and is_date_stamp(text):
             current.stamps.append(text)
+            continue
+        if not current.paragraphs and (address := _ADDRESS_LINE.match(text)):
+            current.address = current.address or address.group(1)
             continue
         if expect_headline and current.headline is None and not current.paragraphs and _looks_like_headline(text):
             if following is not None:  # a headline over nothing is not a story
