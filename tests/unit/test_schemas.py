@@ -28,6 +28,13 @@ PLAIN_PAGE = (
     "SKERRY POINT — Two keepers moved back into the lighthouse yesterday, the first residents since 1987.\n\n"
     "The council said on Monday that the lamp would be lit again in 2025. “We missed the sea,” one keeper said.\n"
 )
+# its address and date stamps give the url and publication day of both stories (the producer gave neither)
+STAMPED_PAGE = (
+    "https://example.test/2024/03/05/skerry-lamp\n\nUpdated: March 5, 2024 10:12 AM GMT\n\n"
+    "Skerry Point lamp lit again\n\nThe lighthouse lamp at Skerry Point was lit again last night after 37 years.\n\n"
+    "Related Story\nwww.example.test/2024/02/12/keepers\nFeb 12, 2024\nKeepers return to Skerry Point\n"
+    "Two keepers moved back into the lighthouse yesterday, the first residents since 1987.\n"
+)
 HTML_PAGE = (
     "<!doctype html><html><head><title>Tram line opens early</title>"
     '<meta name="author" content="Bo Sample"><script>var tracking = 1;</script></head><body>'
@@ -59,6 +66,8 @@ def good_inputs() -> list[Envelope]:
         ),
         Envelope(value=codec.dumps({"url": "https://example.test/tram", "html": HTML_PAGE}),
                  origin=Origin(topic="news.raw", partition=1, offset=7)),
+        Envelope(value=codec.dumps({"id": "stamped-1", "text": STAMPED_PAGE}),
+                 origin=Origin(topic="news.raw", partition=2, offset=3)),
         # a bare body with metadata in headers, and no publication time: dates cannot be anchored
         Envelope(value=PLAIN_PAGE.encode(), key=b"https://example.test/skerry",
                  headers=(("content-type", b"text/plain"), ("id", b"bare-1"))),
@@ -145,6 +154,10 @@ def test_real_pipeline_articles_are_valid(pipeline):
         message = codec.loads(codec.dumps(article))  # exactly the bytes the worker publishes
         assert errors("article", message) == [], article.id
         assert message["published_at"] is None or datetime.fromisoformat(message["published_at"]).tzinfo
+    # the stamped page's stories were dated by their stamps and addressed by their address lines
+    stamped = [(a.kind, a.url, a.published_at.date().isoformat()) for a in articles if a.source_id == "stamped-1"]
+    assert stamped == [("main", "https://example.test/2024/03/05/skerry-lamp", "2024-03-05"),
+                       ("related", "www.example.test/2024/02/12/keepers", "2024-02-12")]
 
 
 def test_real_rejections_make_valid_dead_letters(pipeline):
