@@ -6,7 +6,8 @@
   ``_dateline_places`` reads those from the text.)
 * A job written before a name is not part of the name: "Librarian Samir Haddad" is Samir Haddad (the model
   takes a capitalised job at the start of a sentence into the name).
-* A mention without a capital letter is not a name ("a repair café" tagged PERSON).
+* A mention without a capital letter is not a name ("a repair café" tagged PERSON), and neither is one inside a
+  web address (the ``GB`` of ``en_GB``, a tracking fragment ``#axzz2gqbg2R2N`` tagged PERSON).
 * A time zone after a clock time is not a name ("Last updated at 13:59 GMT", "4:45 p.m. EST"): the model tags
   the web page's time stamp an organisation, and story linking would take the zone for a participant that two
   reports share.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from worker.addresses import address_spans
 from worker.nlp.items import Mention
 from worker.nlp.titles import is_title
 from worker.normalize.dates import TIME_ZONES
@@ -46,8 +48,11 @@ def tidy_mentions(text: str, mentions: Sequence[Mention],
     """Mentions after the repairs above, in text order, and the spans whose label a rule here decided."""
     decided: set[tuple[int, int]] = set()
     out: list[Mention] = []
+    addresses = address_spans(text)
     for mention in mentions:
         if not any(c.isupper() or c.isdigit() for c in mention.text) or _is_clock_zone(text, mention):
+            continue
+        if any(start < mention.end and mention.start < end for start, end in addresses):
             continue
         words = mention.text.split()
         if mention.label in ("PERSON", "ORG") and len(words) >= 3 and _is_job(words[0]) \

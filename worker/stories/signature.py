@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.addresses import WEB_ADDRESS
 from worker.records import Article
 
 NUM_PERM = 32  # MinHash permutations: 8 LSH bands × 4 rows
@@ -69,9 +70,6 @@ _NUMBER = re.compile(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)")
 _YEAR = re.compile(r"\b(?:19[0-9]{2}|20[0-9]{2})\b")
 # a date written with its month ("Sept. 9", "9 September 2016") or in ISO form, not a weekday or "yesterday"
 _WRITTEN_DAY = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\d{4}-\d\d-\d\d")
-# a line that is a web address (also spaced out by a tokeniser: "http : / / www . x . com / a"), or an address
-# inside a line
-_ADDRESS = re.compile(r"(?im)^[ \t]*(?:https?[ \t]*:[ \t]*/[ \t]*/|www[ \t]*\.)[^\n]*$|\b(?:https?://|www\.)\S+")
 _COMPANY_FORMS = frozenset("inc corp co ltd plc llc corporation company incorporated limited".split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 
@@ -180,16 +178,14 @@ def quote_fingerprint(quote: str) -> int:
 
 
 def prose(text: str) -> str:
-    r"""``text`` with its web addresses blanked out (same length, so offsets hold).
-
-    Many reports carry their source address, often on a line of its own and, in tokenised corpora, spaced out
-    (``http : / / www . bbc . co . uk / news / technology - 24142934``). Its words and numbers would become
-    topic terms, detail numbers and shingles that say where the text was found, not what it reports.
+    r"""``text`` with its web addresses (worker/addresses.py) blanked out (same length, so offsets hold): their
+    words and numbers would become topic terms, detail numbers and shingles that say where the text was found,
+    not what it reports.
 
     >>> prose("http : / / a . com / x - 12\nQuake hits, see www.b.org/y today.").split()
     ['Quake', 'hits,', 'see', 'today.']
     """
-    return _ADDRESS.sub(lambda m: " " * len(m.group(0)), text)
+    return WEB_ADDRESS.sub(lambda m: " " * len(m.group(0)), text)
 
 
 @functools.lru_cache(maxsize=4)
