@@ -46,6 +46,18 @@ def test_a_job_before_a_name_is_not_part_of_the_name(pipeline):
     assert not any(name.startswith("Librarian") for name in found)
 
 
+def test_a_title_after_a_place_is_not_part_of_the_name_nor_a_name_of_its_own(pipeline):
+    # the model tags "Harbour Councilman Tomas Lindqvist" as one person, and cuts "Brooklyn Councilman" off the
+    # name that follows it: a person whose short form every later "Brooklyn" joined
+    found = entities_of(pipeline, "Brooklyn residents marched on Monday . “ The buses have not come , ” said "
+                                  "Brooklyn Councilman Jumaane Williams . Police in Brooklyn made two arrests .\n\n"
+                                  "“We need more buses,” said Harbour Councilman Tomas Lindqvist on Tuesday. "
+                                  "Lindqvist wants a new route.")
+    assert found["Brooklyn"][0] == "GPE" and found["Jumaane Williams"] == ("PERSON", 1)
+    assert found["Tomas Lindqvist"] == ("PERSON", 2)
+    assert not [name for name in found if "Councilman" in name]
+
+
 def test_lower_case_words_are_not_names_and_streets_are_not_people(pipeline):
     found = entities_of(pipeline, "A repair café opens next month.\n\n"
                                   "Contractors closed the towpath between Mill Lane and the gasworks, "

@@ -5,7 +5,9 @@
   on a line of their own with a date, as in CoNLL-2003 copy, are not a normalized dateline; repair.py's
   ``_dateline_places`` reads those from the text.)
 * A job written before a name is not part of the name: "Librarian Samir Haddad" is Samir Haddad (the model
-  takes a capitalised job at the start of a sentence into the name).
+  takes a capitalised job at the start of a sentence into the name), and "Harbour Councilman Tomas Lindqvist"
+  is Tomas Lindqvist. When the model cuts such a phrase in two ("Brooklyn Councilman" + "Jumaane Williams"),
+  the part that ends in the title is no name: left in, it made a person of every later "Brooklyn".
 * A mention without a capital letter is not a name ("a repair café" tagged PERSON), and neither is one inside a
   web address (the ``GB`` of ``en_GB``, a tracking fragment ``#axzz2gqbg2R2N`` tagged PERSON).
 * A time zone after a clock time is not a name ("Last updated at 13:59 GMT", "4:45 p.m. EST"): the model tags
@@ -49,15 +51,23 @@ def tidy_mentions(text: str, mentions: Sequence[Mention],
     decided: set[tuple[int, int]] = set()
     out: list[Mention] = []
     addresses = address_spans(text)
-    for mention in mentions:
+    ordered = sorted(mentions, key=lambda m: m.start)
+    for mention, following in zip(ordered, [*ordered[1:], None]):
         if not any(c.isupper() or c.isdigit() for c in mention.text) or _is_clock_zone(text, mention):
             continue
         if any(start < mention.end and mention.start < end for start, end in addresses):
             continue
         words = mention.text.split()
-        if mention.label in ("PERSON", "ORG") and len(words) >= 3 and _is_job(words[0]) \
-                and all(w[:1].isupper() for w in words[1:]):
-            start = text.index(words[1], mention.start + len(words[0]))
+        if mention.label in ("PERSON", "ORG") and len(words) >= 2 and is_title(words[-1]) \
+                and following is not None and following.label == "PERSON" \
+                and not text[mention.end:following.start].strip():
+            continue  # the title phrase of the name that follows
+        name_from = _name_after_job(words) if mention.label in ("PERSON", "ORG") else 0
+        if name_from:
+            start = mention.start
+            for word in words[:name_from]:
+                start = text.index(word, start) + len(word)
+            start = text.index(words[name_from], start)
             mention = Mention(start, mention.end, text[start:mention.end], "PERSON")
             decided.add((mention.start, mention.end))
         out.append(mention)
@@ -78,6 +88,25 @@ def _is_clock_zone(text: str, mention: Mention) -> bool:
     if zone is None or zone.group(1).casefold() not in TIME_ZONES:
         return False
     return _CLOCK_BEFORE.search(text, max(0, mention.start - 16), mention.start) is not None
+
+
+def _name_after_job(words: list[str]) -> int:
+    """Where the name starts in a mention that opens with a job or title phrase (0: it does not).
+
+    A job as the first word ("Librarian Samir Haddad") or a title after other words ("Harbour Councilman Tomas
+    Lindqvist"), followed by capitalised words: one at least after a first-word job, two after a title further in
+    (so "Martin Luther King Jr" keeps its King).
+
+    >>> _name_after_job("Harbour Councilman Tomas Lindqvist".split()), _name_after_job("Martin Luther King Jr".split())
+    (2, 0)
+    """
+    for i in range(len(words) - 2, -1, -1):
+        if _is_job(words[i]) if i == 0 else is_title(words[i]):
+            rest = words[i + 1 :]
+            if len(rest) >= (1 if i == 0 else 2) and len(words) >= 3 and all(w[:1].isupper() for w in rest):
+                return i + 1
+            return 0
+    return 0
 
 
 def _is_job(word: str) -> bool:

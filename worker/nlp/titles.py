@@ -14,7 +14,8 @@ from worker.nlp.items import Mention
 TITLE_WORDS = frozenset(
     """
     president vice-president minister secretary spokesman spokeswoman spokesperson envoy ambassador chancellor
-    premier governor senator sen. rep. representative congressman congresswoman mayor general gen. chief director
+    premier governor senator sen. rep. representative congressman congresswoman councilman councilwoman
+    councilmember assemblyman assemblywoman alderman mayor general gen. chief director
     chairman chairwoman chair leader king queen prince princess pope judge justice commander adviser advisor
     deputy coach manager captain ceo executive founder analyst economist professor prof. dr. mr. mrs. ms. sir lord
     lady sheikh ayatollah cardinal bishop archbishop rabbi imam colonel col. lieutenant lt. sergeant admiral
