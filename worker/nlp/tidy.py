@@ -103,9 +103,8 @@ def _name_after_job(words: list[str]) -> int:
     for i in range(len(words) - 2, -1, -1):
         if _is_job(words[i]) if i == 0 else is_title(words[i]):
             rest = words[i + 1 :]
-            if len(rest) >= (1 if i == 0 else 2) and len(words) >= 3 and all(w[:1].isupper() for w in rest):
-                return i + 1
-            return 0
+            enough = len(rest) >= 2 if i else len(words) >= 3  # "King Abdullah" may be a name as written
+            return i + 1 if enough and all(w[:1].isupper() for w in rest) else 0
     return 0
 
 

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from worker.addresses import address_line
 from worker.normalize.dates import is_date_stamp
 
 # Lines that introduce a reproduced story. Matched on the whole line, case-insensitively; the marker may be
@@ -56,8 +57,6 @@ _DATELINE = re.compile(
     r"\s?(?P<sep>—|–|--|-|:)\s"
 )
 _CLOSING_MARKS = "\"'”’)]»"
-# A line that is one web address and nothing else ("http://example.org/2016/10/03/a", "<www.example.org/a>")
-_ADDRESS_LINE = re.compile(r"^<?((?:https?://|www\.)[^\s<>]+)>?$", re.IGNORECASE)
 
 
 def _ends_with_stop(line: str) -> bool:
@@ -113,8 +112,8 @@ def split_stories(lines: list[str], title: str | None = None, *, wrapped: bool |
         if not current.paragraphs and is_date_stamp(text):
             current.stamps.append(text)
             continue
-        if not current.paragraphs and (address := _ADDRESS_LINE.match(text)):
-            current.address = current.address or address.group(1)
+        if not current.paragraphs and (address := address_line(text)):
+            current.address = current.address or address
             continue
         if expect_headline and current.headline is None and not current.paragraphs and _looks_like_headline(text):
             if following is not None:  # a headline over nothing is not a story
@@ -220,7 +219,8 @@ def _blocks(lines: list[str], wrapped: bool | None) -> list[_Block]:
 
 
 def _is_hard_wrapped(lines: list[str]) -> bool:
-    # Hard-wrapped prose: most lines are short and many end mid-sentence. One-paragraph-per-line text (what scrapers and feeds produce) has long, varied lines.
+    # Hard-wrapped prose: most lines are short and many end mid-sentence. One-paragraph-per-line text (what
+    # scrapers and feeds produce) has long, varied lines.
     texts = [line for line in lines if line]
     if len(texts) < 4:
         return False
