@@ -39,6 +39,7 @@ OCCUPATIONS = frozenset(
     """.split()
 )
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
+_NON_SPACE = re.compile(r"\S+")  # the words of ``str.split``, with their offsets
 # a clock time just before: "13:59", "13 : 59" (tokenised), "0737", "4:45 p.m.", "2:35am", "( 0300"
 _CLOCK_BEFORE = re.compile(r"\d\s*(?:[ap]\s?\.?\s?m\b\s?\.?)?\s*\(?\s*$", re.IGNORECASE)
 # a zone, with an offset after GMT or UTC: "GMT+05:00"
@@ -64,10 +65,7 @@ def tidy_mentions(text: str, mentions: Sequence[Mention],
             continue  # the title phrase of the name that follows
         name_from = _name_after_job(words) if mention.label in ("PERSON", "ORG") else 0
         if name_from:
-            start = mention.start
-            for word in words[:name_from]:
-                start = text.index(word, start) + len(word)
-            start = text.index(words[name_from], start)
+            start = mention.start + [w.start() for w in _NON_SPACE.finditer(mention.text)][name_from]
             mention = Mention(start, mention.end, text[start:mention.end], "PERSON")
             decided.add((mention.start, mention.end))
         out.append(mention)
