@@ -225,9 +225,10 @@ def test_without_publication_time_the_article_says_so():
     assert article.notices == ({"stage": "dates", "reason": "no publication time: relative dates are left unresolved"},)
 
 
-def test_a_body_of_only_page_furniture_is_rejected_as_empty():
+@pytest.mark.parametrize("body", ["Advertisement\n\nShare this article\n", "https://news.example/2024/05/17/a\n"])
+def test_a_body_of_only_page_furniture_or_an_address_is_rejected_as_empty(body):
     with pytest.raises(InputRejected) as caught:
-        normalize(RawArticle(id="f", body="Advertisement\n\nShare this article\n", body_type="text"))
+        normalize(RawArticle(id="f", body=body, body_type="text"))
     assert caught.value.code is RejectCode.EMPTY_BODY
 
 
