@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from worker.bench.link import SyntheticCorpus
+from worker.addresses import address_line
 from worker.evaluation.stories import Document, _kept_sizes, decision_errors, load_ecb, order_free_clusters, scores
 from worker.records import Article
 from worker.stories import (
@@ -105,6 +106,16 @@ def test_ecb_documents_load_with_gold_from_the_file_names() -> None:
     assert {d.suffix for d in documents} == {"ecb", "ecbplus"}
     assert all(d.text.strip() for d in documents)
     assert sum("\n" in d.text for d in documents) > 400  # sentences joined by newlines
+    assert all(d.url is None for d in documents)
+    # as a crawler would send them: the spaced-out source address on top becomes the url, and leaves the text
+    sent = {d.doc_id: d for d in load_ecb(SHARED / "eval" / "ecbplus-odd", address_line_as_url=True)}
+    addressed = [d for d in documents if sent[d.doc_id].url is not None]
+    assert len(addressed) > 200
+    for doc in addressed:
+        url = sent[doc.doc_id].url
+        assert address_line(url) == url and " " not in url
+        assert doc.text.startswith("http") and sent[doc.doc_id].text == doc.text.partition("\n")[2]
+    assert all(sent[d.doc_id].text == d.text for d in documents if d not in addressed)
 
 
 def test_candidate_lookup_stays_bounded_as_the_index_grows() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from worker.addresses import address_line
 from worker.codec import dumps, to_plain
 from worker.pipeline import build_pipeline
 from worker.records import Article, Envelope, Origin
@@ -46,6 +47,7 @@ class Document:
     topic: str
     suffix: str
     text: str
+    url: str | None = None  # only with ``load_ecb(..., address_line_as_url=True)``
 
     @property
     def gold(self) -> str:
@@ -57,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of ECB+ topics (e.g. ../shared/eval/ecbplus-odd)")
     parser.add_argument("--seeds", default="13", help="comma-separated seeds of the streaming order (one run each)")
     parser.add_argument("--gap-minutes", type=float, default=10.0, help="publication time between streamed articles")
+    parser.add_argument("--address-line-as-url", action="store_true",
+                        help="send a document's opening address line (the source address about half the documents "
+                             "start with, spaced out by ECB+'s tokeniser) as the producer's url, as a crawler would, "
+                             "instead of as the first line of its text")
     parser.add_argument("--link-threshold", type=float, default=None, help="override LinkConfig.link_threshold")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
                         help="override any numeric LinkConfig field, e.g. --set merge_threshold=0.16 (repeatable)")
@@ -79,7 +85,13 @@ def link_config(overrides: list[str]) -> LinkConfig:
     return replace(defaults, **changes)
 
 
-def load_ecb(folder: Path) -> list[Document]:
+def load_ecb(folder: Path, address_line_as_url: bool = False) -> list[Document]:
+    """The ECB+ documents under ``folder``: tokens joined by spaces, sentences by newlines.
+
+    With ``address_line_as_url``, a first sentence that is a web address once its tokens are joined
+    (``http : / / www . x . com / a - b``) becomes the document's url and leaves its text, as a crawler sends a
+    page. The text then starts with the headline and the date stamp, which normalization reads as such.
+    """
     documents = []
     for path in sorted(folder.glob("*/*.xml")):
         match = _NAME.match(path.name)
@@ -88,8 +100,10 @@ def load_ecb(folder: Path) -> list[Document]:
         sentences: dict[int, list[str]] = defaultdict(list)
         for token in ET.parse(path).getroot().iter("token"):
             sentences[int(token.get("sentence", "0"))].append(token.text or "")
-        text = "\n".join(" ".join(t for t in tokens if t) for _, tokens in sorted(sentences.items()))
-        documents.append(Document(path.stem, match.group(1), match.group(3), text))
+        lines = [" ".join(t for t in tokens if t) for _, tokens in sorted(sentences.items())]
+        url = address_line("".join(lines[0].split())) if address_line_as_url and lines else None
+        text = "\n".join(lines[1:] if url else lines)
+        documents.append(Document(path.stem, match.group(1), match.group(3), text, url))
     return documents
 
 
@@ -103,7 +117,8 @@ def run_pipeline(stream: list[tuple[Document, datetime]], settings: Settings) ->
     """The real pipeline stages, on the raw articles as a producer would send them."""
     envelopes = [
         Envelope(
-            value=dumps({"id": doc.doc_id, "text": doc.text, "published_at": when.isoformat(), "language": "en"}),
+            value=dumps({"id": doc.doc_id, "url": doc.url, "text": doc.text, "published_at": when.isoformat(),
+                         "language": "en"}),
             origin=Origin(file="ecb", line=i),
         )
         for i, (doc, when) in enumerate(stream)
@@ -308,12 +323,14 @@ def _line(name: str, s: dict[str, float]) -> str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     threshold = [] if args.link_threshold is None else [f"link_threshold={args.link_threshold}"]
     config = link_config(threshold + args.overrides)
-    documents = load_ecb(args.ecb)
+    documents = load_ecb(args.ecb, args.address_line_as_url)
     if not documents:
         print(f"no ECB+ documents under {args.ecb}")
         return 2
     gold_stories = len({d.gold for d in documents})
-    print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories")
+    addressed = sum(d.url is not None for d in documents)
+    print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories"
+          + (f", {addressed} address lines sent as urls" if args.address_line_as_url else ""))
     articles: dict[str, Article] = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         articles = evaluate_seed(documents, seed, timedelta(minutes=args.gap_minutes), settings, config)[1]
