@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -111,6 +111,8 @@ def article_from_plain(data: dict[str, Any]) -> Article:
     for name in ("published_at", "fetched_at"):
         if fields.get(name) is not None:
             fields[name] = datetime.fromisoformat(fields[name])
+    if fields.get("stamped_on") is not None:
+        fields["stamped_on"] = date.fromisoformat(fields["stamped_on"])
     for name in ("paragraphs", "sentences"):
         fields[name] = tuple(Span(**span) for span in fields.get(name) or ())
     if fields.get("dateline") is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # the item types live beside their stages (worker/nlp); only annotations name them here
@@ -151,6 +151,9 @@ class Article:
     language: str | None = None
     published_at: datetime | None = None
     fetched_at: datetime | None = None
+    # The day the story's own date stamp writes out ("Posted: May 3, 2013"), whichever time published_at took:
+    # a page can be fetched or sent long after it was printed, and the day it prints is evidence of its year.
+    stamped_on: date | None = None
     word_count: int = 0
     fingerprint: str = ""
     dates: tuple[DateMention, ...] = ()

@@ -41,6 +41,8 @@ def resolved(text: str, anchor: datetime | None = TUESDAY) -> list[tuple[str, st
         ("Prices fell in August.", [("in August", "2016-08", "month", True)]),
         ("Output rose last year.", [("last year", "2015", "year", True)]),
         ("The report of 2016-09-30 says so.", [("2016-09-30", "2016-09-30", "day", False)]),
+        # tokenised text (and markup taken apart) leaves a space before the comma
+        ("The truce began on Sept. 12 , 2015 .", [("Sept. 12 , 2015", "2015-09-12", "day", False)]),
     ],
 )
 def test_dates_resolve_against_the_publication_date(sentence, expected):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
 from worker.normalize import NormalizeConfig, fingerprint, normalize
-from worker.normalize.dates import is_date_stamp
+from worker.normalize.dates import is_date_stamp, stamp_day
 from worker.normalize.sentences import split_sentences
 from worker.records import InputRejected, RawArticle, RejectCode
 
@@ -105,6 +105,8 @@ def test_a_date_stamp_is_neither_headline_nor_standfirst_nor_text_and_dates_a_re
     # out in full (11/03/2024 may be either of two days), and its "yesterday" is the day before that
     assert main.published_at == PUBLISHED and main.notices == ()
     assert related.published_at == datetime(2024, 3, 3, tzinfo=timezone.utc)
+    # the day each stamp prints is kept whichever time published_at took (the page may be sent long after)
+    assert (main.stamped_on, related.stamped_on) == (date(2024, 5, 16), date(2024, 3, 3))
     assert [(d.text, d.value) for d in related.dates] == [("yesterday", "2024-03-02")]
     assert [n["reason"] for n in related.notices] == [
         "publication day read from the story's date stamp (time 00:00 UTC)"]
@@ -151,6 +153,20 @@ def test_the_producers_url_outranks_the_address_printed_on_the_main_story():
     main, related = normalize(raw)
     assert main.url == "https://gazette.example/r/1"
     assert related.url == "www.coast-news.example/2024/03/03/ferry-out"
+
+
+@pytest.mark.parametrize("line, day", [
+    ("Posted: May 16, 2024 6:40 PM EDT", date(2024, 5, 16)),
+    ("SEPTEMBER 16, 2013 11:12AM", date(2013, 9, 16)),  # printed in capitals
+    ("7 : 15 a . m . Dec . 7 , 2009", date(2009, 12, 7)),  # tokenised
+    ("Updated 09/14/2013 01:03 PM", date(2013, 9, 14)),  # only one order of the numbers is a date
+    ("14.09.2013", date(2013, 9, 14)),
+    ("Updated 11/03/2024", None),  # either of two days
+    ("Published May 2024", None),  # no day
+])
+def test_the_day_a_date_stamp_writes_out(line, day):
+    assert is_date_stamp(line)
+    assert stamp_day(line) == day
 
 
 @pytest.mark.parametrize("line, stamp", [

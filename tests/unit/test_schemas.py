@@ -12,6 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from worker import codec
+from worker.app import article_from_plain
 from worker.deadletter import dead_letter
 from worker.decode import decode
 from worker.pipeline import build_pipeline
@@ -158,6 +159,15 @@ def test_real_pipeline_articles_are_valid(pipeline):
     stamped = [(a.kind, a.url, a.published_at.date().isoformat()) for a in articles if a.source_id == "stamped-1"]
     assert stamped == [("main", "https://example.test/2024/03/05/skerry-lamp", "2024-03-05"),
                        ("related", "www.example.test/2024/02/12/keepers", "2024-02-12")]
+    # and the day each stamp prints is in the message as a date a consumer parses back
+    printed = [codec.to_plain(a)["stamped_on"] for a in articles if a.source_id == "stamped-1"]
+    assert printed == ["2024-03-05", "2024-02-12"]
+    assert errors("article", dict(codec.to_plain(articles[0]), stamped_on="5 March 2024"))
+    # the linking agent reads the message back into the same dates
+    for article in articles:
+        again = article_from_plain(codec.loads(codec.dumps(article)))
+        assert (again.published_at, again.stamped_on, again.dates) == (article.published_at, article.stamped_on,
+                                                                     article.dates)
 
 
 def test_real_rejections_make_valid_dead_letters(pipeline):

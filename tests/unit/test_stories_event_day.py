@@ -3,7 +3,8 @@ reports naming the same day are likelier one event (a weekday or "yesterday" say
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,7 +13,7 @@ from worker.normalize.dates import find_dates
 from worker.records import Article
 from worker.stories import LinkConfig, StoryLinker, signature_of
 from worker.stories.index import Entry
-from worker.stories.signature import days_apart, event_day
+from worker.stories.signature import days_apart, event_day, latest_year
 
 T0 = datetime(2024, 11, 20, 7, 0, tzinfo=timezone.utc)
 
@@ -30,6 +31,15 @@ def test_the_first_written_day_and_month_is_the_event_day_with_its_year_only_whe
     assert event_day(article("b", "The dam burst on Nov. 14 after days of rain.")) == 1114
     assert event_day(article("c", "On Monday the dam burst; yesterday the water fell.")) == 0
     assert event_day(article("d", "The dam burst in 2019.")) == 0
+
+
+def test_the_day_printed_on_the_story_dates_it_when_the_text_writes_none() -> None:
+    # a page sent in 2024 that prints "Posted: Nov. 14, 2019": the day and year of the report are evidence
+    printed = replace(article("a", "The dam burst after days of rain."), stamped_on=date(2019, 11, 14))
+    assert (event_day(printed), latest_year(printed)) == (20191114, 2019)
+    # the text's own day comes first
+    written = replace(article("b", "The dam burst on Nov. 12 after days of rain."), stamped_on=date(2019, 11, 14))
+    assert (event_day(written), latest_year(written)) == (1112, 2019)
 
 
 def test_days_apart_on_the_calendar_when_both_years_are_written_otherwise_round_the_year() -> None:

@@ -1,7 +1,7 @@
 """Normalization: raw article → one normalized ``Article`` per story on the page.
 
 reads: RawArticle — writes: Article.{id, source_id, url, parent_id, part, kind, source, text, headline,
-standfirst, dateline, byline, paragraphs, sentences, language, published_at, fetched_at, word_count,
+standfirst, dateline, byline, paragraphs, sentences, language, published_at, fetched_at, stamped_on, word_count,
 fingerprint, dates, date_anchor, notices}
 
 Every function in this package is pure: no Kafka, environment or logging side effects. The steps, each in its
@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import py3langid
 
@@ -83,13 +83,18 @@ def normalize(raw: RawArticle, config: NormalizeConfig = NormalizeConfig()) -> l
     return [_article(raw, story, part, main_id, published_at, language) for part, story in enumerate(stories)]
 
 
+def _stamped_on(story: StoryParts) -> date | None:
+    """The day the story's date stamps write out in full: the earliest, as a page may print when it was posted
+    and when it was updated."""
+    return min(filter(None, map(stamp_day, story.stamps)), default=None)
+
+
 def _story_published(story: StoryParts, page_published: datetime | None) -> tuple[datetime | None, bool]:
-    """When the story was published, and whether that was read from its date stamps (the earliest day one writes
-    out in full: a page may print when it was posted and when it was updated; at 00:00 UTC).
+    """When the story was published, and whether that was read from its date stamps (their day at 00:00 UTC).
 
     The main story keeps the producer's (or the page's) time and falls back on its stamps; a reproduced story
     or a box is dated by its own, older than the page when it is an earlier report."""
-    day = min(filter(None, map(stamp_day, story.stamps)), default=None)
+    day = _stamped_on(story)
     if day is None or (page_published is not None and (story.kind == "main" or page_published.date() == day)):
         return page_published, False
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc), True
@@ -132,6 +137,7 @@ def _article(
         language=language,
         published_at=published_at,
         fetched_at=raw.fetched_at,
+        stamped_on=_stamped_on(story),
         word_count=len(words),
         fingerprint=_fingerprint(words),
         dates=tuple(find_dates(text, published_at)),

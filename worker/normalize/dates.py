@@ -41,10 +41,10 @@ _PATTERN = re.compile(
             r"(?P<iso>\b(?P<iso_y>(?:19|20)[0-9]{2})-(?P<iso_m>0[1-9]|1[0-2])-(?P<iso_d>0[1-9]|[12][0-9]|3[01])\b)",
             # September 9, 2016 / Sept. 9 / September 9th
             r"(?P<md>\b" + _MONTH.format(name="md_m") + r"\s" + _DAY.format(name="md_d")
-            + r"(?:,?\s" + _YEAR.format(name="md_y") + r")?\b(?![-–][0-9]))",
+            + r"(?:\s?,?\s" + _YEAR.format(name="md_y") + r")?\b(?![-–][0-9]))",
             # 9 September 2016 / 9th of September
             r"(?P<dm>\b" + _DAY.format(name="dm_d") + r"\s(?:of\s)?" + _MONTH.format(name="dm_m")
-            + r"(?:,?\s" + _YEAR.format(name="dm_y") + r")?\b)",
+            + r"(?:\s?,?\s" + _YEAR.format(name="dm_y") + r")?\b)",
             # (in) September 2016
             r"(?P<my>\b(?:(?i:in|since|by|until|from|during|of|before|after)\s)?" + _MONTH.format(name="my_m")
             + r"\s" + _YEAR.format(name="my_y") + r"\b)",
@@ -267,6 +267,10 @@ _STAMP_WORDS = (
 _STAMP_TOKEN = re.compile(r"[^\W\d_]+|\d+")
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{2,4}\b")
 _FOUR_DIGIT_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_SPACE_BEFORE_POINT = re.compile(r"\s+([.,])")
+_MONTH_WORD = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b", re.IGNORECASE)
+# a day written in numbers with a four-digit year (09/14/2013, 14.09.2013): read when only one order is a date
+_NUMERIC_DAY = re.compile(r"\b(\d{1,2})\s?[./-]\s?(\d{1,2})\s?[./-]\s?((?:19|20)\d\d)\b")
 
 
 def is_date_stamp(line: str) -> bool:
@@ -291,12 +295,24 @@ def is_date_stamp(line: str) -> bool:
 
 def stamp_day(line: str) -> date | None:
     """The calendar day a date stamp writes out in full (day, month and year), None when it does not
-    (``09/10/2013`` may be either of two days).
+    (``09/10/2013`` may be either of two days; ``09/14/2013`` may not).
+
+    Stamps are printed in capitals (``SEPTEMBER 16, 2013``) and, in tokenised text, with spaces before their
+    points and commas (``Dec . 7 , 2009``); as the line is known to be a stamp, it is read in its plain form.
 
     >>> stamp_day("Posted: May 3, 2013 4:12 PM EDT"), stamp_day("Updated 09/10/2013")
     (datetime.date(2013, 5, 3), None)
+    >>> stamp_day("UPDATED DEC . 7 , 2009 , 7 : 15 AM"), stamp_day("Updated 09 / 14 / 2013 01:03 PM")
+    (datetime.date(2009, 12, 7), datetime.date(2013, 9, 14))
     """
-    for mention in find_dates(line, None):
+    plain = _MONTH_WORD.sub(lambda m: m.group(0).capitalize(), _SPACE_BEFORE_POINT.sub(r"\1", line))
+    for mention in find_dates(plain, None):
         if mention.precision == "day" and not mention.relative and mention.value is not None:
             return date.fromisoformat(mention.value)
+    numeric = _NUMERIC_DAY.search(plain)
+    if numeric is not None:
+        first, second, year = (int(part) for part in numeric.groups())
+        month, day = sorted((first, second))
+        if month <= 12 < day and (value := _day(year, month, day)) is not None:
+            return date.fromisoformat(value)
     return None

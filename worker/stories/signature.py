@@ -312,6 +312,8 @@ def latest_year(article: Article) -> int:
     """
     years = {int(m.value[:4]) for m in article.dates if m.value and not m.relative}
     years.update(int(y) for y in _YEAR.findall(_prose_head(article.text)))
+    if article.stamped_on is not None:
+        years.add(article.stamped_on.year)
     if article.published_at is not None:
         years = {y for y in years if y <= article.published_at.year}
     return max(years, default=0)
@@ -335,6 +337,8 @@ def event_day(article: Article) -> int:
             continue
         year, month, day = (int(part) for part in mention.value.split("-"))
         return (0 if mention.relative else year) * 10_000 + month * 100 + day
+    if article.stamped_on is not None:
+        return article.stamped_on.year * 10_000 + article.stamped_on.month * 100 + article.stamped_on.day
     return 0
 
 
