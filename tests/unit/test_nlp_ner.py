@@ -83,6 +83,18 @@ def test_shouting_headline_names_are_found(stage: EntityStage) -> None:
     assert person[0].mentions[0].text == "HELENA DUARTE"
 
 
+def test_who_the_headline_names_is_the_most_salient(stage: EntityStage) -> None:
+    body = ("The city council of Porto met on Tuesday to vote on the harbour budget, and the mayor of Porto "
+            "proposed a new ferry line. Later in the evening the ferry operator Rui Carvalho said he welcomed it.")
+    salience = {}
+    for headline in (None, "Carvalho welcomes new ferry line"):
+        [tagged] = stage([Article(id="a", source_id="a", text=body, language="en", headline=headline)])
+        salience[headline] = {e.name: e.salience for e in tagged.entities}
+    # named late and once in the text, first in the headline
+    assert salience[None]["Porto"] > salience[None]["Rui Carvalho"]
+    assert salience["Carvalho welcomes new ferry line"]["Rui Carvalho"] == 1.0
+
+
 def test_grouping_joins_transliteration_variants_and_a_later_full_name() -> None:
     text = "Hadi spoke. Later Abdrabbuh Mansour Hadi and Abdrabbuh al-Hadi met Mansour Hadi."
     mentions = [

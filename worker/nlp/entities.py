@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from worker.nlp.gazetteer import name_key
 from worker.nlp.items import Entity, Mention
 from worker.records import Span
 
@@ -52,6 +53,8 @@ class _Group:
         return next(m.start for m in self.mentions if m.text == text)
 
 
+# Salience an entity gains when the headline names it: as much as two more mentions at the top of the lead
+HEADLINE_WEIGHT = 4.0
 _CANDIDATES = 8  # persons sharing a name token that a short form is compared with: keeps pathological text linear
 
 
@@ -129,15 +132,21 @@ def canonical_entities(
     text_length: int,
     decided: frozenset[tuple[int, int]] = frozenset(),
     roles: Mapping[int, str] | None = None,
+    headline: str | None = None,
 ) -> tuple[Entity, ...]:
     """Entities in order of first mention, each with its canonical name, type and salience.
 
     ``decided`` holds the spans whose label a repair rule set (a dateline, a team in a results table): their
     label is the entity's type, whatever the model said of the other mentions. ``roles`` maps a mention's start
-    to the title the text gives it; an entity's role is the first one given.
+    to the title the text gives it; an entity's role is the first one given. An entity the ``headline`` names
+    is what the story is about: it counts as much as two more mentions in the lead.
     """
     groups = group_mentions(mentions)
-    scores = [_salience(g.mentions, lead, text_length) for g in groups]
+    in_headline = f" {name_key(headline)} " if headline else ""
+    scores = [
+        _salience(g.mentions, lead, text_length) + HEADLINE_WEIGHT * any(f" {form} " in in_headline for form in _forms(g))
+        for g in groups
+    ]
     top = max(scores, default=1.0) or 1.0
     entities = []
     taken: set[str] = set()
@@ -153,6 +162,14 @@ def canonical_entities(
         taken.add(entity_id)
         entities.append(Entity(entity_id, name, type_, relabelled, round(score / top, 4), role))  # type: ignore[arg-type]
     return tuple(entities)
+
+
+def _forms(group: _Group) -> set[str]:
+    """How a headline may name the entity: as any of its mentions, or a person by the surname alone."""
+    forms = {name_key(m.text) for m in group.mentions}
+    if group.type == "PERSON" and (tokens := name_tokens(group.name())):
+        forms.add(name_key(tokens[-1]))
+    return forms - {""}
 
 
 def _majority_type(group: _Group) -> str:

@@ -20,7 +20,7 @@ from worker.records import Article, Span
 
 @dataclass(frozen=True)
 class EntityStage:
-    """reads: text, language, paragraphs — writes: entities, notices (when skipped).
+    """reads: text, language, paragraphs, headline — writes: entities, notices (when skipped).
 
     Runs the NER model over the batch with ``nlp.pipe`` and groups each article's mentions into entities.
     """
@@ -41,7 +41,8 @@ class EntityStage:
             repaired = repair_mentions(article.text, found, self.gazetteer)
             mentions, tidied = tidy_mentions(article.text, repaired.mentions, article.dateline)
             roles = person_roles(article.text, mentions)
-            entities = canonical_entities(mentions, lead, len(article.text), repaired.decided | tidied, roles)
+            entities = canonical_entities(mentions, lead, len(article.text), repaired.decided | tidied, roles,
+                                          article.headline)
             out[i] = dataclasses.replace(article, entities=entities)
         for i, article in enumerate(articles):
             if not _is_english(article):
