@@ -41,10 +41,10 @@ _PATTERN = re.compile(
             r"(?P<iso>\b(?P<iso_y>(?:19|20)[0-9]{2})-(?P<iso_m>0[1-9]|1[0-2])-(?P<iso_d>0[1-9]|[12][0-9]|3[01])\b)",
             # September 9, 2016 / Sept. 9 / September 9th
             r"(?P<md>\b" + _MONTH.format(name="md_m") + r"\s" + _DAY.format(name="md_d")
-            + r"(?:\s?,?\s" + _YEAR.format(name="md_y") + r")?\b(?![-–][0-9]))",
+            + r"(?: ?,?\s" + _YEAR.format(name="md_y") + r")?\b(?![-–][0-9]))",
             # 9 September 2016 / 9th of September
             r"(?P<dm>\b" + _DAY.format(name="dm_d") + r"\s(?:of\s)?" + _MONTH.format(name="dm_m")
-            + r"(?:\s?,?\s" + _YEAR.format(name="dm_y") + r")?\b)",
+            + r"(?: ?,?\s" + _YEAR.format(name="dm_y") + r")?\b)",
             # (in) September 2016
             r"(?P<my>\b(?:(?i:in|since|by|until|from|during|of|before|after)\s)?" + _MONTH.format(name="my_m")
             + r"\s" + _YEAR.format(name="my_y") + r"\b)",
