@@ -83,18 +83,14 @@ def normalize(raw: RawArticle, config: NormalizeConfig = NormalizeConfig()) -> l
     return [_article(raw, story, part, main_id, published_at, language) for part, story in enumerate(stories)]
 
 
-def _stamped_on(story: StoryParts) -> date | None:
-    """The day the story's date stamps write out in full: the earliest, as a page may print when it was posted
-    and when it was updated."""
-    return min(filter(None, map(stamp_day, story.stamps)), default=None)
-
-
-def _story_published(story: StoryParts, page_published: datetime | None) -> tuple[datetime | None, bool]:
-    """When the story was published, and whether that was read from its date stamps (their day at 00:00 UTC).
+def _story_published(
+    story: StoryParts, day: date | None, page_published: datetime | None
+) -> tuple[datetime | None, bool]:
+    """When the story was published, and whether that was read from the ``day`` its date stamps write out
+    (at 00:00 UTC).
 
     The main story keeps the producer's (or the page's) time and falls back on its stamps; a reproduced story
     or a box is dated by its own, older than the page when it is an earlier report."""
-    day = _stamped_on(story)
     if day is None or (page_published is not None and (story.kind == "main" or page_published.date() == day)):
         return page_published, False
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc), True
@@ -103,7 +99,9 @@ def _story_published(story: StoryParts, page_published: datetime | None) -> tupl
 def _article(
     raw: RawArticle, story: StoryParts, part: int, main_id: str, page_published: datetime | None, language: str | None
 ) -> Article:
-    published_at, from_stamp = _story_published(story, page_published)
+    # the earliest day the stamps write out in full: a page may print when it was posted and when it was updated
+    stamped_on = min(filter(None, map(stamp_day, story.stamps)), default=None)
+    published_at, from_stamp = _story_published(story, stamped_on, page_published)
     text, paragraphs = _join(story.paragraphs)
     sentences = tuple(Span(a, b) for p in paragraphs for a, b in split_sentences(text, p.start, p.end))
     words = _words(text)
@@ -137,7 +135,7 @@ def _article(
         language=language,
         published_at=published_at,
         fetched_at=raw.fetched_at,
-        stamped_on=_stamped_on(story),
+        stamped_on=stamped_on,
         word_count=len(words),
         fingerprint=_fingerprint(words),
         dates=tuple(find_dates(text, published_at)),
