@@ -42,6 +42,14 @@ def test_truecase_keeps_length_and_only_changes_shouting_lines() -> None:
     assert truecase("STRASSE ß") == "Strasse ß"  # ß would grow to SS when upper-cased: left as it was
 
 
+def test_a_name_the_text_also_writes_in_lower_case_stays_a_name_in_a_shouting_line() -> None:
+    # "brown" is a common word in the first sentence and a name in the second: written capitalised after
+    # another word, it is a name, and the headline keeps it capitalised for the model
+    text = "MINISTER BROWN VISITS GLASGOW\nThe fields had turned brown. Later Gordon Brown spoke in Glasgow."
+    assert truecase(text).split("\n")[0] == "Minister Brown Visits Glasgow"
+    assert truecase("MINISTER BROWN VISITS GLASGOW\nThe fields had turned brown.").startswith("Minister brown")
+
+
 def test_shouting_needs_most_words_in_capitals() -> None:
     assert is_shouting("RESULTS OF ENGLISH LEAGUE MATCHES")
     assert not is_shouting("The IMF and the WTO said")

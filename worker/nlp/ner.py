@@ -75,7 +75,7 @@ def _common_words(lines: Iterable[str]) -> frozenset[str]:
             word = match.group(1)
             if word.islower():
                 lower.add(word)
-            elif line[previous_end:match.start()].strip() not in ("", ".", "!", "?", ":", "\"", "“"):
+            elif previous_end and line[previous_end:match.start()].strip() not in (".", "!", "?", ":", "\"", "“"):
                 named.add(word.lower())  # capitalised after other words: a name (or part of one)
             previous_end = match.end()
     return frozenset(lower - named)
