@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from worker.bench.link import SyntheticCorpus
+from worker.cli import main
 from worker.addresses import address_line
 from worker.evaluation.stories import Document, _kept_sizes, decision_errors, load_ecb, order_free_clusters, scores
 from worker.records import Article
@@ -132,3 +133,57 @@ def test_candidate_lookup_stays_bounded_as_the_index_grows() -> None:
         looked_at.append(len(hits))
     # ten times the articles, and the number of candidates touched is bounded by keys × max_scan
     assert looked_at[1] <= 40 * index.max_scan + 8 * index.max_scan
+
+
+# Two topics, each with two events of one kind (file names as in ECB+: <topic>_<n><suffix>.xml), sentences
+# already tokenised as ECB+ gives them. Written for this test.
+_ECB_DOCS = {
+    "1_1ecb": ["The Harbour Star ferry ran aground off Kessock Point on Tuesday with 212 passengers aboard .",
+               "Coastguard crews from Inverbeg took every passenger ashore by nightfall ."],
+    "1_2ecb": ["All 212 passengers of the Harbour Star were safe after the ferry grounded off Kessock Point .",
+               "The Inverbeg coastguard said the ferry would be towed off at high tide ."],
+    "1_1ecbplus": ["The cargo ship Morven Trader ran aground near Dunlarrig in March 2011 .",
+                   "Its crew of nine stayed aboard while salvage tugs from Port Alish stood by ."],
+    "1_2ecbplus": ["Salvage tugs from Port Alish refloated the Morven Trader near Dunlarrig .",
+                   "None of the nine crew was hurt , the owners of the Morven Trader said in March 2011 ."],
+    "3_1ecb": ["Striker Tomas Verhoek signed a three-year contract with Aldham Rovers on Friday .",
+               "Aldham Rovers paid 4 million pounds for Verhoek , their manager Hal Brennan said ."],
+    "3_2ecb": ["Aldham Rovers completed the signing of Tomas Verhoek for 4 million pounds .",
+               "Manager Hal Brennan said Verhoek would play on Saturday ."],
+    "3_1ecbplus": ["Goalkeeper Anil Sethi joined Castlemoor City on a free transfer in July 2013 .",
+                   "Castlemoor City manager Ruth Ogilvie called Sethi the best keeper in the league ."],
+    "3_2ecbplus": ["Castlemoor City signed Anil Sethi on a free transfer , manager Ruth Ogilvie said .",
+                   "Sethi , 31 , left his old club in July 2013 ."],
+    "3_3ecbplus": [],  # no tokens at all: the pipeline rejects it (empty_body), as the worker would
+}
+
+
+def _write_ecb(folder: Path) -> None:
+    for name, sentences in _ECB_DOCS.items():
+        topic = folder / name.split("_")[0]
+        topic.mkdir(exist_ok=True)
+        tokens = [
+            f'<token t_id="{n}" sentence="{i}" number="{k}">{word}</token>'
+            for n, (i, k, word) in enumerate(
+                ((i, k, w) for i, sentence in enumerate(sentences) for k, w in enumerate(sentence.split())), 1
+            )
+        ]
+        (topic / f"{name}.xml").write_text(f'<Document doc_name="{name}.xml">\n' + "\n".join(tokens) + "\n</Document>\n")
+
+
+def test_eval_stories_runs_end_to_end_and_scores_a_rejected_document_as_its_own_story(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_ecb(tmp_path)
+    assert main(["eval", "stories", "--ecb", str(tmp_path), "--seeds", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(_ECB_DOCS)} documents, 4 gold stories" in out
+    assert out.count("1 documents rejected by the pipeline, each scored as a story of its own: empty_body 1") == 2
+    linker = [line for line in out.splitlines() if line.startswith("story linker")]
+    assert len(linker) == 2
+    # the two reports of each event share a story and nothing else does; the rejected document is the one miss:
+    # 4 of the 6 same-story pairs (its two pairs with the other reports of its event are lost)
+    for line in linker:
+        assert "pairwise P 1.000 R 0.667" in line and "hard-neg false-link 0.000" in line, line
+        assert line.endswith("stories 5"), line
+    assert "average t=0.15" in out

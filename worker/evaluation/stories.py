@@ -8,6 +8,8 @@ BCubed P/R/F1, the false-link rate on hard-negative pairs (same topic, other suf
 an online TF-IDF nearest-neighbour baseline measured in the same run (its threshold swept on this data, the
 best one reported, as the README's baseline was tuned). After the seeds, an order-free reference: the same
 articles clustered at once by average linkage over the linker's own pair scores (``order_free_clusters``).
+A document the pipeline rejects (the worker would send it to the dead-letter topic) is linked to nothing and
+scored as a story of its own; each run says how many there were and why.
 """
 
 from __future__ import annotations
@@ -113,8 +115,11 @@ def stream_order(documents: list[Document], seed: int, gap: timedelta) -> list[t
     return [(doc, _START + i * gap) for i, doc in enumerate(shuffled)]
 
 
-def run_pipeline(stream: list[tuple[Document, datetime]], settings: Settings) -> dict[str, Article]:
-    """The real pipeline stages, on the raw articles as a producer would send them."""
+def run_pipeline(
+    stream: list[tuple[Document, datetime]], settings: Settings
+) -> tuple[dict[str, Article], dict[str, str]]:
+    """The real pipeline stages, on the raw articles as a producer would send them: the article of each document,
+    and the reject code of each document the pipeline turned away (the worker would dead-letter it)."""
     envelopes = [
         Envelope(
             value=dumps({"id": doc.doc_id, "url": doc.url, "text": doc.text, "published_at": when.isoformat(),
@@ -125,28 +130,37 @@ def run_pipeline(stream: list[tuple[Document, datetime]], settings: Settings) ->
     ]
     pipeline = build_pipeline(settings)
     articles: dict[str, Article] = {}
+    rejected: dict[str, str] = {}
     for start in range(0, len(envelopes), 32):
         for (doc, _), outcome in zip(stream[start : start + 32], pipeline.run(envelopes[start : start + 32])):
             if outcome.rejection is not None:
-                raise RuntimeError(f"{doc.doc_id} rejected by the pipeline: {outcome.rejection.reason}")
-            articles[doc.doc_id] = outcome.articles[0]  # plain text: one story per document
-    return articles
+                rejected[doc.doc_id] = str(outcome.rejection.code)
+            else:
+                articles[doc.doc_id] = outcome.articles[0]  # plain text: one story per document
+    return articles, rejected
 
 
 def link_stream(
     stream: list[tuple[Document, datetime]], articles: dict[str, Article], config: LinkConfig
 ) -> tuple[dict[str, str], list[tuple[Document, FollowUp]]]:
-    """Story id per document after the whole stream (later story updates applied), and each decision in order."""
+    """Story id per document after the whole stream (later story updates applied), and each decision in order.
+
+    A document without an article (the pipeline rejected it) is linked to nothing: it is its own story."""
     linker = StoryLinker(config)
     story: dict[str, str] = {}
     decisions = []
     for doc, _ in stream:
+        if doc.doc_id not in articles:
+            continue
         followup = linker.link_one(articles[doc.doc_id]).followup
         decisions.append((doc, followup))
         story[articles[doc.doc_id].id] = followup.story_id
         for update in followup.updates:
             story[update.article_id] = update.story_id
-    return {doc.doc_id: story[articles[doc.doc_id].id] for doc, _ in stream}, decisions
+    return {
+        doc.doc_id: story[articles[doc.doc_id].id] if doc.doc_id in articles else f"rejected:{doc.doc_id}"
+        for doc, _ in stream
+    }, decisions
 
 
 def decision_errors(decisions: list[tuple[Document, FollowUp]], articles: dict[str, Article]) -> Counter[str]:
@@ -336,9 +350,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         articles = evaluate_seed(documents, seed, timedelta(minutes=args.gap_minutes), settings, config)[1]
     print("order-free reference (not the worker): all articles at once, average linkage over the linker's pair "
           "scores")
-    ordered = [articles[d.doc_id] for d in documents]
+    ordered = [articles[d.doc_id] for d in documents if d.doc_id in articles]
     for threshold, clusters in order_free_clusters(ordered, config).items():
-        predicted = {d.doc_id: str(clusters[articles[d.doc_id].id]) for d in documents}
+        predicted = {
+            d.doc_id: str(clusters[articles[d.doc_id].id]) if d.doc_id in articles else f"rejected:{d.doc_id}"
+            for d in documents
+        }
         print(_line(f"  average t={threshold:.2f}", scores(documents, predicted)))
     return 0
 
@@ -350,13 +367,17 @@ def evaluate_seed(
     pipeline's articles returned."""
     stream = stream_order(documents, seed, gap)
     started = time.perf_counter()
-    articles = run_pipeline(stream, settings)
+    articles, rejected = run_pipeline(stream, settings)
     pipeline_seconds = time.perf_counter() - started
     started = time.perf_counter()
     predicted, decisions = link_stream(stream, articles, config)
     ours = scores(documents, predicted)
     link_seconds = time.perf_counter() - started
     print(f"seed {seed}: pipeline {pipeline_seconds:.1f}s, linking {link_seconds:.2f}s")
+    if rejected:
+        codes = Counter(rejected.values())
+        print(f"  {len(rejected)} documents rejected by the pipeline, each scored as a story of its own: "
+              + ", ".join(f"{code} {n}" for code, n in sorted(codes.items())))
     print(_line("story linker", ours))
     errors = decision_errors(decisions, articles)
     print(f"{'  wrong decisions':<22} " + ", ".join(f"{kind} {errors[kind]}" for kind in _ERROR_KINDS)
