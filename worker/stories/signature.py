@@ -336,10 +336,15 @@ def event_day(article: Article) -> int:
         if mention.precision != "day" or mention.value is None or not _WRITTEN_DAY.search(mention.text):
             continue
         year, month, day = (int(part) for part in mention.value.split("-"))
-        return (0 if mention.relative else year) * 10_000 + month * 100 + day
+        return _packed_day(0 if mention.relative else year, month, day)
     if article.stamped_on is not None:
-        return article.stamped_on.year * 10_000 + article.stamped_on.month * 100 + article.stamped_on.day
+        return _packed_day(article.stamped_on.year, article.stamped_on.month, article.stamped_on.day)
     return 0
+
+
+def _packed_day(year: int, month: int, day: int) -> int:
+    """A day as the integer ``YYYYMMDD`` (year 0: not written), the form ``days_apart`` reads."""
+    return year * 10_000 + month * 100 + day
 
 
 def days_apart(first: np.ndarray | int, second: np.ndarray | int) -> np.ndarray:
