@@ -158,17 +158,18 @@ _ECB_DOCS = {
 }
 
 
-def _write_ecb(folder: Path) -> None:
+def _write_ecb(folder: Path, by_topic: bool = True) -> None:
     for name, sentences in _ECB_DOCS.items():
-        topic = folder / name.split("_")[0]
-        topic.mkdir(exist_ok=True)
+        topic = folder / name.split("_")[0] if by_topic else folder
+        topic.mkdir(parents=True, exist_ok=True)
         tokens = [
             f'<token t_id="{n}" sentence="{i}" number="{k}">{word}</token>'
             for n, (i, k, word) in enumerate(
                 ((i, k, w) for i, sentence in enumerate(sentences) for k, w in enumerate(sentence.split())), 1
             )
         ]
-        (topic / f"{name}.xml").write_text(f'<Document doc_name="{name}.xml">\n' + "\n".join(tokens) + "\n</Document>\n")
+        body = "\n".join(tokens)
+        (topic / f"{name}.xml").write_text(f'<Document doc_name="{name}.xml">\n{body}\n</Document>\n')
 
 
 def test_eval_stories_runs_end_to_end_and_scores_a_rejected_document_as_its_own_story(
@@ -187,3 +188,14 @@ def test_eval_stories_runs_end_to_end_and_scores_a_rejected_document_as_its_own_
         assert "pairwise P 1.000 R 0.667" in line and "hard-neg false-link 0.000" in line, line
         assert line.endswith("stories 5"), line
     assert "average t=0.15" in out
+
+
+def test_ecb_files_are_found_at_any_depth(tmp_path: Path) -> None:
+    _write_ecb(tmp_path / "by-topic")
+    _write_ecb(tmp_path / "flat", by_topic=False)
+    _write_ecb(tmp_path / "deeper" / "ECB+", by_topic=True)
+    expected = [(d.doc_id, d.gold, d.text) for d in load_ecb(tmp_path / "by-topic")]
+    assert len(expected) == len(_ECB_DOCS)
+    assert {gold for _, gold, _ in expected} == {"1ecb", "1ecbplus", "3ecb", "3ecbplus"}
+    for other in ("flat", "deeper"):
+        assert sorted((d.doc_id, d.gold, d.text) for d in load_ecb(tmp_path / other)) == sorted(expected)

@@ -95,7 +95,8 @@ def load_ecb(folder: Path, address_line_as_url: bool = False) -> list[Document]:
     page. The text then starts with the headline and the date stamp, which normalization reads as such.
     """
     documents = []
-    for path in sorted(folder.glob("*/*.xml")):
+    # any depth: ECB+ ships a folder per topic, a copy may put the files in one folder or one more level down
+    for path in sorted(folder.rglob("*.xml")):
         match = _NAME.match(path.name)
         if match is None:
             continue
