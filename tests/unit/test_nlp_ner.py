@@ -457,3 +457,13 @@ def test_untagged_streets_are_facilities_without_the_sentence_opener() -> None:
     text = "On Quill Street traders sold. The Street was calm; the street lamps of Harbour Square stayed lit."
     labels = [(m.text, m.label) for m in repair_mentions(text, [], gazetteer).mentions]
     assert labels == [("Quill Street", "FAC"), ("Harbour Square", "FAC")]
+
+
+def test_a_name_after_a_sporting_role_is_a_person_and_its_surname_too() -> None:
+    # the model reads the full name as an organisation and the surname alone as the US capital
+    stage = EntityStage(load_ner_model(), gazetteer=load_gazetteer())  # as build_pipeline builds it
+    text = "Wimbledon finalist DeMarcus Washington lost to a qualifier on Tuesday. Washington had led by two sets."
+    [tagged] = stage([article(text)])
+    people = [e for e in tagged.entities if e.type == "PERSON"]
+    assert [(e.name, e.count, e.role) for e in people] == [("DeMarcus Washington", 2, "Wimbledon finalist")]
+    assert not any(e.type in ("GPE", "LOC") for e in tagged.entities)

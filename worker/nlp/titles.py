@@ -22,6 +22,17 @@ TITLE_WORDS = frozenset(
     marshal commissioner dictator peacemaker dissident negotiator mediator diplomat official officer attorney
     lawyer prosecutor counsel inspector sheriff chancellor-elect president-elect emir sultan monarch
     """.split()
+) | frozenset(
+    # roles in sport, the arts and the press, and kin, before a name only a person bears: "Wimbledon finalist
+    # MaliVai Washington" (the model: an organisation), "his brother Miles Vinar", "receiver Vincent Jackson"
+    """
+    finalist semifinalist champion titleholder winner runner-up seed wildcard striker midfielder goalkeeper
+    defender winger fullback pitcher batsman bowler quarterback receiver linebacker lineman cornerback skipper
+    jockey golfer boxer cyclist sprinter swimmer skier rider driver teammate compatriot countryman rookie veteran
+    player actor actress singer songwriter rapper comedian novelist author writer poet artist journalist reporter
+    photographer columnist editor activist campaigner candidate nominee brother sister son daughter wife husband
+    widow widower mother father uncle aunt nephew niece cousin grandson granddaughter girlfriend boyfriend fiancee
+    """.split()
 )
 # words that may stand inside a title phrase without being capitalised ("minister of foreign affairs")
 _LINKS = frozenset({"of", "for", "foreign", "defence", "defense", "interior", "finance", "state", "deputy",
