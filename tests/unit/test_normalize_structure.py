@@ -226,6 +226,22 @@ def test_fingerprint_ignores_case_spacing_and_punctuation_only():
     assert fingerprint("Rain stops play.") != fingerprint("Rain stopped play.")
 
 
+def test_a_paragraph_that_is_one_quoted_sentence_is_body_text_not_a_sidebar_headline():
+    body = (
+        "The dam's spillway was repaired a month ahead of the spring rains, the water authority said.\n\n"
+        "“We did not lose a single working day to the weather.”\n\n"
+        "Farmers downstream said they had waited since 2019 for the repairs to the spillway and the sluice gates.\n\n"
+        "Anglers say the river is back to normal\n"
+        "The angling club said the water below the dam was clear again for the first time since the works began."
+    )
+    stories = normalize(RawArticle(id="q", body=body, body_type="text", published_at=PUBLISHED))
+    # the quote stays in the main story; the short line without a stop over a paragraph opens the sidebar
+    assert [(s.kind, s.headline) for s in stories] == [
+        ("main", None), ("sidebar", "Anglers say the river is back to normal")
+    ]
+    assert "“We did not lose a single working day to the weather.”" in stories[0].text
+
+
 def test_producer_title_becomes_the_headline_and_is_not_repeated():
     raw = RawArticle(id="t", title="Bridge reopens", body="Bridge reopens\nThe bridge reopened to traffic on Friday.",
                      body_type="text", published_at=PUBLISHED)

@@ -176,7 +176,8 @@ def _looks_like_headline(text: str) -> bool:
     first = text.lstrip("‘“\"'(")[:1]
     if not (first.isupper() or first.isdigit()):
         return False
-    if text.endswith((".", ",", ";", ":")) and not text.endswith("..."):
+    ending = text.rstrip(_CLOSING_MARKS)  # a paragraph that is one quoted sentence ends in a stop too
+    if ending.endswith((".", ",", ";", ":")) and not ending.endswith("..."):
         return False
     if _BYLINE.match(text) or dateline_of(text):
         return False
