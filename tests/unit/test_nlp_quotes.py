@@ -67,3 +67,25 @@ def test_a_quote_nobody_is_named_for_has_no_speaker(pipeline):
 def test_scare_quotes_and_titles_are_not_quotations():
     text = 'The so-called "quiet zone" opened beside the “Reading Room” on the top floor.'
     assert find_quotations(text) == []
+
+
+def test_a_quoted_name_or_title_is_not_a_quotation():
+    text = 'Staff moved into the “Joint Harbour Command Centre” and read “The Tides of Bramble Island” aloud.'
+    assert find_quotations(text) == []
+
+
+def test_a_quote_closing_a_long_reported_sentence_belongs_to_who_opened_it(pipeline):
+    text = ("The ferry to Bramble Island stayed in port on Monday.\n\n"
+            "Harbour master Lena Ruiz said the crossing would stay closed to cars until the ramp, which the storm "
+            "damaged last week, had been checked by “an engineer from the county council.”")
+    assert quotes_of(pipeline, text) == [("an engineer from the county council.", "Lena Ruiz", "before")]
+
+
+def test_reporting_verbs_beyond_said_introduce_a_speaker(pipeline):
+    text = ("The ferry to Bramble Island stayed in port for a fourth day on Monday.\n\n"
+            "Councillor Amir Haddad accused the operator of “running the service into the ground for years.”\n\n"
+            "“The timetable will be back to normal by May,” operations director Jane Fulton was quoted as saying.")
+    assert quotes_of(pipeline, text) == [
+        ("running the service into the ground for years.", "Amir Haddad", "before"),
+        ("The timetable will be back to normal by May,", "Jane Fulton", "after"),
+    ]

@@ -19,13 +19,15 @@ from worker.nlp.items import Entity, Quote
 SPEECH_VERBS = (
     "said|says|say|added|adds|told|tells|stated|states|asked|asks|explained|explains|noted|notes|wrote|writes|"
     "tweeted|declared|insisted|insists|warned|warns|argued|argues|continued|replied|responded|recalled|"
-    "acknowledged|admitted|claimed|claims|suggested|announced|stressed|emphasized|emphasised|urged|according to"
+    "acknowledged|admitted|claimed|claims|suggested|announced|stressed|emphasized|emphasised|urged|according to|"
+    "accused|accuses|called|calls|described|describes|saying|quoted"
 )
 _VERB = re.compile(rf"\b(?:{SPEECH_VERBS})\b")
 _PRONOUN = re.compile(r"\s*,?\s*(?:he|she)\s+(?:" + SPEECH_VERBS + r")\b", re.IGNORECASE)
 _OPEN, _CLOSE = "“\"", "”\""
 _MIN_WORDS = 3
 _WINDOW = 80  # characters beside a quote searched for its speaker
+_SENTENCE_WINDOW = 600  # characters before a quote searched for the person who opened its sentence
 
 
 def find_quotations(text: str) -> list[tuple[int, int]]:
@@ -62,10 +64,26 @@ def find_quotations(text: str) -> list[tuple[int, int]]:
             i = start
             continue
         quote_start = i + 1
-        if len(text[quote_start:end].split()) >= _MIN_WORDS:
+        if len(text[quote_start:end].split()) >= _MIN_WORDS and not _is_title_phrase(text[quote_start:end]):
             spans.append((quote_start, end))
         i = end + 1
     return spans
+
+
+_TITLE_LINKS = frozenset("a an and at by for from in of on or the to with".split())
+
+
+def _is_title_phrase(quoted: str) -> bool:
+    """Quoted words that are a name or a title, not speech: every word capitalised (but the short links), no
+    punctuation ("the “Joint Implementation Centre”", "“The Wind in the Willows”").
+
+    >>> _is_title_phrase("Joint Implementation Centre"), _is_title_phrase("We Will Rebuild, He Said")
+    (True, False)
+    """
+    words = quoted.split()
+    if len(words) > 8 or any(c in quoted for c in ".,;:!?"):
+        return False
+    return all(w[:1].isupper() or w.lower() in _TITLE_LINKS for w in words) and words[0][:1].isupper()
 
 
 def _closing(text: str, start: int) -> int | None:
@@ -128,7 +146,22 @@ def _speaker(text: str, start: int, end: int, speakers) -> tuple[Entity | None, 
             break
         if mention.end <= opening - _WINDOW:
             break
-    return None, None
+    return _sentence_speaker(text, opening, speakers), "before"
+
+
+def _sentence_speaker(text: str, opening: int, speakers) -> Entity | None:
+    """A quote closing a sentence that a person opened with a speech verb ("Kirby said the two militaries will keep
+    a channel open during “counterterrorism operations in Syria.”"): that person, however long the sentence."""
+    window = max(0, opening - _SENTENCE_WINDOW)
+    stops = [m.end() - 1 for m in _SENTENCE_STOP.finditer(text, window, opening)]
+    start = max(text.rfind("\n", window, opening), stops[-1] if stops else window - 1)
+    for mention, entity in speakers:
+        if mention.start <= start or mention.end > opening or entity.type != "PERSON":
+            continue
+        verb = _VERB.match(text, mention.end + 1) if text[mention.end:mention.end + 1] == " " else None
+        if verb is not None and not any(c in text[mention.end:opening] for c in "”\""):
+            return entity
+    return None
 
 
 _DESCRIPTION = re.compile(r"(?:according to|said|says|told)\s+(?:the|a)\s+((?:[\w’'-]+\s+){0,4})([\w’'-]+)\s*,[^“\"\n]{0,60}$", re.I)
@@ -144,6 +177,9 @@ def _described_speaker(text: str, opening: int, speakers) -> Entity | None:
         if mention.end <= opening and entity.role and head in entity.role.lower().split():
             return entity
     return None
+
+
+_SENTENCE_STOP = re.compile(r"[.!?][”\"’]?\s")
 
 
 def _sentence_end(text: str, position: int) -> int:
