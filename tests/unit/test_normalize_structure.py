@@ -230,6 +230,8 @@ def test_a_paragraph_that_is_one_quoted_sentence_is_body_text_not_a_sidebar_head
     body = (
         "The dam's spillway was repaired a month ahead of the spring rains, the water authority said.\n\n"
         "“We did not lose a single working day to the weather.”\n\n"
+        "Asked about the cost, the authority's engineer said the repairs had come in under the budget set in 2023.\n\n"
+        "“Who will pay for the next repairs?”\n\n"
         "Farmers downstream said they had waited since 2019 for the repairs to the spillway and the sluice gates.\n\n"
         "Anglers say the river is back to normal\n"
         "The angling club said the water below the dam was clear again for the first time since the works began."
@@ -240,6 +242,7 @@ def test_a_paragraph_that_is_one_quoted_sentence_is_body_text_not_a_sidebar_head
         ("main", None), ("sidebar", "Anglers say the river is back to normal")
     ]
     assert "“We did not lose a single working day to the weather.”" in stories[0].text
+    assert "“Who will pay for the next repairs?”" in stories[0].text
 
 
 def test_producer_title_becomes_the_headline_and_is_not_repeated():

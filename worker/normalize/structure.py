@@ -179,6 +179,8 @@ def _looks_like_headline(text: str) -> bool:
     ending = text.rstrip(_CLOSING_MARKS)  # a paragraph that is one quoted sentence ends in a stop too
     if ending.endswith((".", ",", ";", ":")) and not ending.endswith("..."):
         return False
+    if text[:1] in "“\"" and text[-1:] in "”\"" and ending.endswith(("?", "!")):
+        return False  # a quoted question or cry standing alone: speech, which a headline only cites in part
     if _BYLINE.match(text) or dateline_of(text):
         return False
     # Headlines are mostly capitalised or sentence case; a line of lower-case prose with no stop is a fragment.
