@@ -159,9 +159,14 @@ def link_stream(
         for update in followup.updates:
             story[update.article_id] = update.story_id
     return {
-        doc.doc_id: story[articles[doc.doc_id].id] if doc.doc_id in articles else f"rejected:{doc.doc_id}"
+        doc.doc_id: story[articles[doc.doc_id].id] if doc.doc_id in articles else _story_of_rejected(doc.doc_id)
         for doc, _ in stream
     }, decisions
+
+
+def _story_of_rejected(doc_id: str) -> str:
+    """The story of a document the pipeline rejected: its own, shared with no other."""
+    return f"rejected:{doc_id}"
 
 
 def decision_errors(decisions: list[tuple[Document, FollowUp]], articles: dict[str, Article]) -> Counter[str]:
@@ -354,7 +359,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ordered = [articles[d.doc_id] for d in documents if d.doc_id in articles]
     for threshold, clusters in order_free_clusters(ordered, config).items():
         predicted = {
-            d.doc_id: str(clusters[articles[d.doc_id].id]) if d.doc_id in articles else f"rejected:{d.doc_id}"
+            d.doc_id: str(clusters[articles[d.doc_id].id]) if d.doc_id in articles else _story_of_rejected(d.doc_id)
             for d in documents
         }
         print(_line(f"  average t={threshold:.2f}", scores(documents, predicted)))

@@ -57,16 +57,14 @@ def truecase(text: str) -> str:
     shouting = [is_shouting(line) for line in lines]
     if not any(shouting):
         return text
-    body = [line for line, shouts in zip(lines, shouting) if not shouts]
-    common = _common_words(body)
-    written = {word.lower() for line in body for word in _BODY_WORD.findall(line)}
+    common, written = _body_words(line for line, shouts in zip(lines, shouting) if not shouts)
     return "\n".join(
         _truecase_line(line, common | _unwritten(line, written)) if shouts else line
         for line, shouts in zip(lines, shouting)
     )
 
 
-def _unwritten(line: str, written: set[str]) -> frozenset[str]:
+def _unwritten(line: str, written: frozenset[str]) -> frozenset[str]:
     """The words of a shouting headline that the rest of the text never writes: its verbs and nouns ("LIFTS",
     "FADE"), lower-cased for the model, which would read them as part of a name. A name in a headline is nearly
     always written again below it. A shorter shouting line (a dateline, a table's label) is left alone: its
@@ -80,24 +78,27 @@ def _unwritten(line: str, written: set[str]) -> frozenset[str]:
 _BODY_WORD = re.compile(r"(?<![\w'’.-])([^\W\d_]+)(?![\w'’-])")
 
 
-def _common_words(lines: Iterable[str]) -> frozenset[str]:
-    """Words the text writes in lower case and never capitalised inside a sentence: common words, not names.
+def _body_words(lines: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Over the lines that do not shout, in one pass: the common words (written in lower case and never
+    capitalised inside a sentence: not names) and every word written at all, lower-cased.
 
     A headline's "TAKE", "NAMED" or "CAPTAIN" are then lower-cased for the model, which otherwise reads a
     title-cased headline ("Shearer Named as England Captain") as one long name.
     """
     lower: set[str] = set()
     named: set[str] = set()
+    written: set[str] = set()
     for line in lines:
         previous_end = 0
         for match in _BODY_WORD.finditer(line):
             word = match.group(1)
+            written.add(word.lower())
             if word.islower():
                 lower.add(word)
             elif previous_end and line[previous_end:match.start()].strip() not in (".", "!", "?", ":", "\"", "“"):
                 named.add(word.lower())  # capitalised after other words: a name (or part of one)
             previous_end = match.end()
-    return frozenset(lower - named)
+    return frozenset(lower - named), frozenset(written)
 
 
 def _truecase_line(line: str, common: frozenset[str] = frozenset()) -> str:

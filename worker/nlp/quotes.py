@@ -181,11 +181,12 @@ def _described_speaker(text: str, opening: int, speakers) -> Entity | None:
     return None
 
 
-_SENTENCE_STOP = re.compile(r"[.!?][”\"’]?\s")
+_SENTENCE_STOP = re.compile(r"[.!?][”\"’]?\s")  # where a sentence before a quote ended
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")  # where the sentence after a quote ends
 
 
 def _sentence_end(text: str, position: int) -> int:
-    match = re.compile(r"[.!?](?:\s|$)|\n").search(text, position)
+    match = _SENTENCE_END.search(text, position)
     return match.end() if match else len(text)
 
 

@@ -26,16 +26,15 @@ from worker.nlp.titles import is_title
 from worker.normalize.dates import TIME_ZONES
 from worker.records import Dateline
 
-# Jobs and roles that head a name in news copy without being part of it, beyond the titles of titles.py.
+# Jobs and roles that head a name in news copy without being part of it, beyond the titles of titles.py (which
+# count as jobs too: ``_is_job``).
 OCCUPATIONS = frozenset(
     """
     librarian grower farmer teacher headteacher headmaster headmistress nurse doctor surgeon engineer pilot
-    driver resident student worker owner historian scientist researcher activist campaigner councillor
-    councilor clerk architect curator designer author writer novelist poet journalist reporter editor
-    photographer priest vicar pastor principal chef baker fisherman fishermen shopkeeper landlord tenant
-    volunteer organiser organizer trainer player striker goalkeeper midfielder defender batsman bowler
-    rider jockey skipper boss owner-manager contractor builder developer investor trader banker broker
-    economist consultant spokesperson witness survivor neighbour neighbor parent mother father
+    resident student worker owner historian scientist researcher councillor councilor clerk architect curator
+    designer priest vicar pastor principal chef baker fisherman fishermen shopkeeper landlord tenant volunteer
+    organiser organizer trainer boss owner-manager contractor builder developer investor trader banker broker
+    consultant witness survivor neighbour neighbor parent
     """.split()
 )
 _PLACE_LABELS = ("GPE", "LOC", "FAC")
