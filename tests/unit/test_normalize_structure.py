@@ -245,6 +245,53 @@ def test_a_paragraph_that_is_one_quoted_sentence_is_body_text_not_a_sidebar_head
     assert "“Who will pay for the next repairs?”" in stories[0].text
 
 
+CROSSHEAD_PAGE = """\
+Harbour Road baths to close
+
+The town council voted on Tuesday to close the Harbour Road baths after engineers found cracks in the roof that would cost more than two million pounds to mend.
+
+Councillor Maria Tennant, who chairs the leisure committee, said it had been the hardest vote of her twelve years on the council.
+
+What happens next
+
+Tennant said residents would be asked where a new pool should stand, with drop-in sessions at the library next month.
+
+Clubs look for lanes
+
+But the swimming clubs that trained at the baths say the university pool cannot give them the lane time they need.
+
+Lifeguards offered other posts
+
+Ms Tennant said the six lifeguards employed at the baths would be offered posts at the leisure centre on Mill Lane.
+
+Volunteers clean up the beach
+Volunteers from three schools cleared more than a tonne of litter from the beach below the harbour wall on Saturday.
+"""
+
+
+def test_a_crosshead_whose_section_reads_on_stays_in_the_story():
+    main, *boxes = normalize(RawArticle(id="x", body=CROSSHEAD_PAGE, body_type="text", published_at=PUBLISHED))
+    # Each section goes on with the story: a surname alone for a person named in full above ("Tennant said",
+    # "Ms Tennant"), or a linking word ("But"). The crossheads stay in the text, as an HTML page's <h2> does.
+    assert main.headline == "Harbour Road baths to close"
+    paragraphs = main.text.split("\n\n")
+    assert paragraphs[2:4] == ["What happens next", paragraphs[3]] and paragraphs[3].startswith("Tennant said")
+    assert "Clubs look for lanes" in paragraphs and "Lifeguards offered other posts" in paragraphs
+    # The last box opens a story of its own: it names nobody from above and opens with no linking word.
+    assert [(box.kind, box.headline) for box in boxes] == [("sidebar", "Volunteers clean up the beach")]
+
+
+def test_a_section_that_names_its_people_in_full_opens_a_box():
+    above = "Councillor Maria Tennant said the Harbour Road baths would close after engineers found cracks in the roof."
+    for section in (
+        "Councillor Maria Tennant also chairs the committee that will choose where a new pool should stand.",
+        "Tennant Street will be closed to traffic while the roof of the baths is taken down next month.",
+    ):
+        body = f"Baths to close\n\n{above}\n\nThe road will close\n\n{section}"
+        stories = normalize(RawArticle(id="x", body=body, body_type="text", published_at=PUBLISHED))
+        assert [(s.kind, s.headline) for s in stories] == [("main", "Baths to close"), ("sidebar", "The road will close")]
+
+
 def test_producer_title_becomes_the_headline_and_is_not_repeated():
     raw = RawArticle(id="t", title="Bridge reopens", body="Bridge reopens\nThe bridge reopened to traffic on Friday.",
                      body_type="text", published_at=PUBLISHED)

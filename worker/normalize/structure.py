@@ -7,7 +7,11 @@ Scraped pages carry more than one story. The cues this module reads, all of them
 * a **marker line** ("Related Story", "Related Articles", "Read more") opens a reproduced story of its own
   (kind ``related``); other furniture lines ("Advertisement", "Share this article") are dropped;
 * a **headline line** (short, capitalised, no closing full stop) after a blank line and before a body paragraph
-  opens a box with its own headline (kind ``sidebar``);
+  opens a box with its own headline (kind ``sidebar``), unless the text under it reads on from the story above:
+  then it is a **crosshead** and stays in the story, as an HTML page's ``<h2>`` does. A box's first paragraph
+  opens a story of its own, so it introduces whom it names; a crosshead's section may open with a pronoun or a
+  linking word ("He", "But", "Meanwhile") or name someone by the surname alone whom the story above named in
+  full ("Tennant said" under "Councillor Maria Tennant");
 * under a headline, a short line without a closing full stop, or one followed by a datelined paragraph, is the
   **standfirst**; a "By ..." line near the top is the **byline**;
 * a line at the top of a story that only gives a date ("Posted: May 3, 2013 4:12 PM EDT") is its **stamp**, not
@@ -57,6 +61,28 @@ _DATELINE = re.compile(
     r"\s?(?P<sep>—|–|--|-|:)\s"
 )
 _CLOSING_MARKS = "\"'”’)]»"
+# Words a story's first paragraph cannot open with, since they point back to what came before.
+_READS_ON_WORDS = frozenset(
+    "he she they his her their him them but however meanwhile still yet and also instead nevertheless nonetheless "
+    "moreover furthermore besides indeed likewise similarly thus hence therefore".split()
+)
+_OPENING_WORD = re.compile(r"^[‘“\"'(]?([A-Za-z]+)\b")
+# Two capitalised words, a given name and a surname ("Maria Tennant", "Jean-Marc Ayrault"); overlapping matches.
+_GIVEN_AND_SURNAME = re.compile(
+    r"(?<![\w’'\-])(?=([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s((?:Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?)\b)"
+)
+# Capitalised words that are not given names: sentence openers, days, months, compass points and the like.
+_NOT_GIVEN_NAMES = frozenset(
+    "the a an in on at of for to by with from as after before when while if but and or so his her their its this "
+    "that these those it he she they we you there here our your my what who which where why how not no all some "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december north south east west northern southern eastern western central "
+    "greater upper lower new old great united saint st san santa".split()
+)
+_COURTESY_TITLES = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof"})
+_CAPITALISED = re.compile(r"(?<![\w’'\-])(?:Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?![\w\-])")
+_LOWER_CASE_WORD = re.compile(r"(?<![\w’'\-])[a-z]+(?![\w\-])")
+_SECTION_PARAGRAPHS = 3
 
 
 def _ends_with_stop(line: str) -> bool:
@@ -91,6 +117,7 @@ def split_stories(lines: list[str], title: str | None = None, *, wrapped: bool |
 ('related', 'Harbour closed for repairs', ['Crews said the work would take a week.'])]
     """
     blocks = _blocks(lines, wrapped)
+    crossheads = _Crossheads(lines)
     stories: list[StoryParts] = [StoryParts("main")]
     current = stories[0]
     expect_headline = True  # the top of a story may carry a headline
@@ -125,6 +152,7 @@ def split_stories(lines: list[str], title: str | None = None, *, wrapped: bool |
             and _looks_like_headline(text)
             and following is not None
             and _looks_like_body(following)
+            and not crossheads.reads_on(current, _section(blocks, index + 1))
         ):
             # A headline in the middle of a story opens a box of its own.
             current = StoryParts("sidebar" if current.kind == "main" else current.kind, headline=text)
@@ -185,6 +213,78 @@ def _looks_like_headline(text: str) -> bool:
         return False
     # Headlines are mostly capitalised or sentence case; a line of lower-case prose with no stop is a fragment.
     return True
+
+
+def _section(blocks: list[_Block], start: int) -> list[str]:
+    """The paragraphs under a heading (its first one is blocks[start]): up to the next heading or marker, at most
+    three."""
+    section = [blocks[start].text]
+    for block in blocks[start + 1 : start + _SECTION_PARAGRAPHS]:
+        if (block.after_gap and _looks_like_headline(block.text)) or _RELATED_MARKER.match(block.text):
+            break
+        section.append(block.text)
+    return section
+
+
+class _Crossheads:
+    """Tells a crosshead from a box's headline, for the headings in the middle of one page's stories.
+
+    Each heading's section is read once; the page's lower-case words and each story's full names are gathered once
+    however many headings there are, so a page of a thousand headings costs what its text does.
+    """
+
+    def __init__(self, page: list[str]) -> None:
+        self._page = page
+        self._lower_words: set[str] | None = None
+        self._story: StoryParts | None = None
+        self._read = 0  # paragraphs of that story whose names are gathered
+        self._surnames: set[str] = set()
+
+    def reads_on(self, story: StoryParts, section: list[str]) -> bool:
+        """True when a heading's section goes on with the story above: the heading is a crosshead.
+
+        >>> above = StoryParts("main", paragraphs=["Councillor Maria Tennant said the baths would close in May."])
+        >>> _Crossheads(above.paragraphs).reads_on(above, ["Tennant said residents would be asked about a new pool."])
+        True
+        >>> _Crossheads(above.paragraphs).reads_on(above, ["Swimming clubs will train at the university from May."])
+        False
+        """
+        opener = _OPENING_WORD.match(section[0])
+        if opener and opener.group(1).casefold() in _READS_ON_WORDS:
+            return True
+        surnames = self._surnames_of(story)
+        text = " ".join(section)
+        seen: set[str] = set()
+        for word in _CAPITALISED.finditer(text):
+            name = word.group()
+            if name in surnames and name not in seen:
+                seen.add(name)  # the first mention decides: a full name there introduces the person anew
+                if _is_bare(text, word.start(), word.end()):
+                    return True
+        return False
+
+    def _surnames_of(self, story: StoryParts) -> set[str]:
+        if story is not self._story:
+            self._story, self._read, self._surnames = story, 0, set()
+        if self._lower_words is None:
+            self._lower_words = {w for line in self._page for w in _LOWER_CASE_WORD.findall(line)}
+        for paragraph in story.paragraphs[self._read :]:
+            for pair in _GIVEN_AND_SURNAME.finditer(paragraph):
+                given, surname = pair.group(1), pair.group(2)
+                if given.casefold() not in _NOT_GIVEN_NAMES and surname.casefold() not in self._lower_words:
+                    self._surnames.add(surname)
+        self._read = len(story.paragraphs)
+        return self._surnames
+
+
+def _is_bare(text: str, start: int, end: int) -> bool:
+    """True when the name at text[start:end] stands alone: "Tennant said", "Ms Tennant", not "Maria Tennant"."""
+    before = text[max(0, start - 40) : start]
+    if before[-1:].isspace() and (words := before.split()):
+        word = words[-1]
+        if word[:1].isupper() and not _ends_with_stop(word) and word.rstrip(".") not in _COURTESY_TITLES:
+            return False  # a given name or a title before it: the person is named in full
+    return not re.match(r"\s+[A-Z]", text[end : end + 2])  # "Tennant Street" is another name
 
 
 def _looks_like_body(text: str) -> bool:
