@@ -192,6 +192,11 @@ class WorkerMetrics:
                                    "Records delivered again at an offset already done (taken by this worker, or "
                                    "below its group's commit when the assignment started); skipped.",
                                    ["topic"], registry=self.registry)
+        self.frozen = Gauge("newsworker_gc_frozen_objects",
+                            "Objects frozen out of the cyclic garbage collector's passes (the worker freezes what "
+                            "exists when it starts: modules, the app, its agents, tables and topics).",
+                            registry=self.registry)
+        self.frozen.set_function(gc.get_freeze_count)
 
     def observe_stage(self, stage: str, seconds: float, items: int) -> None:
         """``Pipeline.observe``: called from the executor thread (prometheus-client is thread-safe)."""

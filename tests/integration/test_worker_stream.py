@@ -156,6 +156,9 @@ async def test_health_ready_and_metrics_count_what_went_through(running_worker):
     lags = re.findall(rf'newsworker_consumer_lag{{partition="\d+",topic="{re.escape(settings.topic_raw)}"}} (\S+)',
                       metrics)
     assert lags and all(float(lag) >= 0 for lag in lags)
+    # what existed when the worker started is frozen out of the collector's passes (tens of thousands of objects,
+    # nearly all from the imports); without the freeze the count is 0
+    assert running_worker.metric("newsworker_gc_frozen_objects") > 10_000
 
 
 async def test_with_log_json_every_log_line_is_one_json_object(running_worker):
