@@ -266,7 +266,8 @@ _STAMP_WORDS = (
 )
 _STAMP_TOKEN = re.compile(r"[^\W\d_]+|\d+")
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{2,4}\b")
-_FOUR_DIGIT_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# a year of the 20th or 21st century written out ("2013"); the story signature finds its years with it too
+FOUR_DIGIT_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _SPACE_BEFORE_POINT = re.compile(r"\s+([.,])")
 _MONTH_WORD = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b", re.IGNORECASE)
 # a day written in numbers with a four-digit year (09/14/2013, 14.09.2013): read when only one order is a date
@@ -290,7 +291,7 @@ def is_date_stamp(line: str) -> bool:
     if any(not t.isdigit() and t.casefold() not in _STAMP_WORDS for t in tokens):
         return False
     named_month = any(t.casefold() in _MONTHS for t in tokens)
-    return bool(_NUMERIC_DATE.search(line) or (named_month and _FOUR_DIGIT_YEAR.search(line)))
+    return bool(_NUMERIC_DATE.search(line) or (named_month and FOUR_DIGIT_YEAR.search(line)))
 
 
 def stamp_day(line: str) -> date | None:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.addresses import WEB_ADDRESS
+from worker.normalize.dates import FOUR_DIGIT_YEAR
 from worker.records import Article
 
 NUM_PERM = 32  # MinHash permutations: 8 LSH bands × 4 rows
@@ -67,7 +68,6 @@ _CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][\w'’-]*\w|\b\d[\d.,:]*\d\b|\b\
 _QUOTE = re.compile(r"[\"“«]([^\"“”«»]{12,600})[\"”»]")
 # A number standing alone (not inside a word, a URL path or a longer number): "6.1", "1,200", "26"
 _NUMBER = re.compile(r"(?<![\w.,/])\d+(?:[.,]\d+)*(?![\w/]|[.,]\d)")
-_YEAR = re.compile(r"\b(?:19[0-9]{2}|20[0-9]{2})\b")
 # a date written with its month ("Sept. 9", "9 September 2016") or in ISO form, not a weekday or "yesterday"
 _WRITTEN_DAY = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|\d{4}-\d\d-\d\d")
 _COMPANY_FORMS = frozenset("inc corp co ltd plc llc corporation company incorporated limited".split())
@@ -282,7 +282,7 @@ def detail_numbers(article: Article) -> list[str]:
     ['12', '6.1']
     """
     counts = Counter(m.group(0).replace(",", "") for m in _NUMBER.finditer(_prose_head(article.text)))
-    details = [value for value, _ in counts.most_common() if len(value) > 1 and not _YEAR.fullmatch(value)]
+    details = [value for value, _ in counts.most_common() if len(value) > 1 and not FOUR_DIGIT_YEAR.fullmatch(value)]
     return details[:MAX_DETAIL_NUMBERS]
 
 
@@ -311,7 +311,7 @@ def latest_year(article: Article) -> int:
     plan) is not when the reported event happened, so it is left out.
     """
     years = {int(m.value[:4]) for m in article.dates if m.value and not m.relative}
-    years.update(int(y) for y in _YEAR.findall(_prose_head(article.text)))
+    years.update(int(y) for y in FOUR_DIGIT_YEAR.findall(_prose_head(article.text)))
     if article.stamped_on is not None:
         years.add(article.stamped_on.year)
     if article.published_at is not None:
