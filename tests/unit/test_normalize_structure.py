@@ -289,7 +289,9 @@ def test_a_section_that_names_its_people_in_full_opens_a_box():
     ):
         body = f"Baths to close\n\n{above}\n\nThe road will close\n\n{section}"
         stories = normalize(RawArticle(id="x", body=body, body_type="text", published_at=PUBLISHED))
-        assert [(s.kind, s.headline) for s in stories] == [("main", "Baths to close"), ("sidebar", "The road will close")]
+        assert [(s.kind, s.headline) for s in stories] == [
+            ("main", "Baths to close"), ("sidebar", "The road will close")
+        ]
 
 
 def test_producer_title_becomes_the_headline_and_is_not_repeated():
