@@ -267,7 +267,7 @@ _STAMP_WORDS = (
 _STAMP_TOKEN = re.compile(r"[^\W\d_]+|\d+")
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{2,4}\b")
 # a year of the 20th or 21st century written out ("2013"); the story signature finds its years with it too
-FOUR_DIGIT_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+FOUR_DIGIT_YEAR = re.compile(r"\b(?:19|20)[0-9]{2}\b")
 _SPACE_BEFORE_POINT = re.compile(r"\s+([.,])")
 _MONTH_WORD = re.compile(r"\b(?:" + "|".join(_MONTHS) + r")\b", re.IGNORECASE)
 # a day written in numbers with a four-digit year (09/14/2013, 14.09.2013): read when only one order is a date
