@@ -144,7 +144,8 @@ def canonical_entities(
     groups = group_mentions(mentions)
     in_headline = f" {name_key(headline)} " if headline else ""
     scores = [
-        _salience(g.mentions, lead, text_length) + HEADLINE_WEIGHT * any(f" {form} " in in_headline for form in _forms(g))
+        _salience(g.mentions, lead, text_length)
+        + HEADLINE_WEIGHT * any(f" {form} " in in_headline for form in _forms(g))
         for g in groups
     ]
     top = max(scores, default=1.0) or 1.0

@@ -1,8 +1,9 @@
 """Quotes: direct quotations and who said them, where the text says.
 
 A quotation is the text between paired quotation marks (curly or straight) of at least three words (a quoted
-word or two is a scare quote, and capitalised words without punctuation a name or a title, not speech). A quotation whose paragraph ends without a closing mark
-runs on when the next paragraph opens with a quotation mark, the news convention for long quotes. The speaker
+word or two is a scare quote, and capitalised words without punctuation a name or a title, not speech). A
+quotation whose paragraph ends without a closing mark runs on when the next paragraph opens with a quotation
+mark, the news convention for long quotes. The speaker
 is the person (or organisation) named beside a speech verb right after the quote ("…,” Kirby said",
 "…,” said Kirby"), right before it ("Earnest added: “…”"), a pronoun standing for the last person named
 before the quote ("…,” he said"), the person who opened the quote's sentence with a speech verb ("Kirby said

@@ -82,6 +82,7 @@ _NOT_GIVEN_NAMES = frozenset(
 _COURTESY_TITLES = frozenset({"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof"})
 _CAPITALISED = re.compile(r"(?<![\w’'\-])(?:Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?![\w\-])")
 _LOWER_CASE_WORD = re.compile(r"(?<![\w’'\-])[a-z]+(?![\w\-])")
+_NEXT_CAPITALISED = re.compile(r"\s[A-Z]")
 _SECTION_PARAGRAPHS = 3
 
 
@@ -284,7 +285,7 @@ def _is_bare(text: str, start: int, end: int) -> bool:
         word = words[-1]
         if word[:1].isupper() and not _ends_with_stop(word) and word.rstrip(".") not in _COURTESY_TITLES:
             return False  # a given name or a title before it: the person is named in full
-    return not re.match(r"\s+[A-Z]", text[end : end + 2])  # "Tennant Street" is another name
+    return not _NEXT_CAPITALISED.match(text, end)  # "Tennant Street" is another name
 
 
 def _looks_like_body(text: str) -> bool:
