@@ -1092,10 +1092,11 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
                 followup_plain["updates_left_out"] = event["updates_left_out"] = left_out
             decisions[article.id] = keep_decision({"followup": followup_plain, "event": event})
             decisions[PROGRESS_KEY] = progress_after(decisions, envelope.origin.offset)
+            story_of = story_in(index)
             for update in event["updates"]:
                 member_id = update["article_id"]
                 member = kept_decision(decisions.get(member_id), member_id, metrics)
-                moved[member_id] = None if member is None else restated_decision(member, update, event)
+                moved[member_id] = None if member is None else restated_decision(member, update, event, story_of)
                 if moved[member_id] is not None:
                     decisions[member_id] = keep_decision(moved[member_id])
         except Exception as exc:
@@ -1175,17 +1176,30 @@ def current_decision(index: StoryIndex, decisions: Any, article_id: str, kept: d
     if entry is None or entry.story_id == kept["event"]["story_id"]:
         return kept
     update = {"article_id": article_id, "story_id": entry.story_id, "previous_story_id": kept["event"]["story_id"]}
-    kept = restated_decision(kept, update, {"article_id": entry.story_id, "links": []})
+    kept = restated_decision(kept, update, {"article_id": entry.story_id, "links": []}, story_in(index))
     decisions[article_id] = keep_decision(kept)
     return kept
 
 
-def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: dict[str, Any]) -> dict[str, Any]:
+def story_in(index: StoryIndex) -> Callable[[str], str | None]:
+    """The story an article is in now, as the index says (None: not indexed)."""
+
+    def story_of(article_id: str) -> str | None:
+        entry = index.entries.get(article_id)
+        return None if entry is None else entry.story_id
+
+    return story_of
+
+
+def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: dict[str, Any],
+                      story_of: Callable[[str], str | None] = lambda article_id: None) -> dict[str, Any]:
     """A kept decision ({followup, event}) after the article of event ``cause`` moved it to another story.
 
     Pure. The article keeps its links and new facts; it gets the new story id and the update saying so. An
     article that had opened its story no longer has: it becomes ``same_story``, linked back to ``cause``'s
-    article when that one linked to it.
+    article when that one linked to it. When its story split, the links to articles now in the other story
+    (``story_of`` an article, None when not known) are dropped, and an article left with no link opens its
+    story: ``new_story``, with no new facts and no evidence.
 
     >>> kept = {"followup": {"story_id": "b", "relation": "new_story", "links": [], "updates": []},
     ...         "event": {"article_id": "b", "story_id": "b", "relation": "new_story", "links": [], "updates": []}}
@@ -1196,15 +1210,24 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
     ('a', 'same_story', [{'article_id': 'a', 'relation': 'same_story', 'score': 0.6}])
     """
     changed: dict[str, Any] = {"story_id": update["story_id"], "updates": [update]}
+    links = decision["event"]["links"]
     if decision["event"]["relation"] == "new_story":
         back = [{"article_id": cause["article_id"], "relation": "same_story", "score": link_["score"]}
                 for link_ in cause["links"] if link_["article_id"] == update["article_id"]]
         changed["relation"] = "same_story"
-        changed["links"] = back + list(decision["event"]["links"])
+        changed["links"] = back + list(links)
+    elif len(kept := [x for x in links if story_of(x["article_id"]) in (None, update["story_id"])]) < len(links):
+        changed["links"] = kept
+        if not kept:
+            changed.update(relation="new_story", new_facts=[], new_fact_count=0)
     # the moves it had made itself are not restated: what it says now is its own move alone
     followup, event = ({name: value for name, value in part.items() if name != "updates_left_out"}
                        for part in (decision["followup"], decision["event"]))
-    return {"followup": {**followup, **changed}, "event": {**event, **changed}}
+    in_followup = {name: value for name, value in changed.items() if name != "new_fact_count"}
+    if "new_facts" in changed:
+        in_followup["evidence"] = {"shared_keys": [], "shared_quotes": 0, "text_overlap": 0.0}
+    in_event = {name: value for name, value in changed.items() if name != "new_facts"}
+    return {"followup": {**followup, **in_followup}, "event": {**event, **in_event}}
 
 
 def readiness(app: faust.App) -> dict[str, Any]:

@@ -71,11 +71,13 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class IndexChange:
-    """What one decision does to the index: add (or replace) an entry, re-root stories, evict old entries."""
+    """What one decision does to the index: add (or replace) an entry, re-root stories, move articles of a story
+    that split to the new story (its first article first), evict old entries."""
 
     add: Entry | None = None
     restory: tuple[tuple[str, str], ...] = ()  # (old story id, new story id)
     evict: tuple[str, ...] = ()
+    move: tuple[tuple[str, str], ...] = ()  # (article id, new story id), applied after restory, before add
 
 
 @dataclass
@@ -831,6 +833,8 @@ class StoryIndex:
             self._remove(article_id)
         for old, new in change.restory:
             self._restory(old, new)
+        for article_id, story_id in change.move:
+            self._move(article_id, story_id)
         if change.add is not None:
             self._remove(change.add.signature.article_id)
             self._insert(change.add)
@@ -1001,6 +1005,21 @@ class StoryIndex:
         a["story"][moved_rows] = target
         stories.extend(target, moved_rows)
         stories.take_first(target, *moved_first)
+
+    def _move(self, article_id: str, story_id: str) -> None:
+        """Take an article out of its story into ``story_id``: its own id makes it a story of its own (the first
+        article of a story split off), any other id joins that story (created around its first article)."""
+        row = self._row_of(article_id)
+        if row is None:
+            return
+        a = self._cols.arrays
+        number = int(a["story"][row])
+        if number != -1:
+            if self._stories.discard(number, row):
+                self._stories.drop(number)
+            a["story"][row] = -1
+        if story_id != article_id:
+            self._join(row, story_id)
 
     def _advance_front(self) -> None:
         alive = self._cols.arrays["alive"]

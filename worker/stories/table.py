@@ -5,10 +5,10 @@ bytes (signature + story id). The table keeps every value in the worker's memory
 is packed binary: 491 B on average over the ECB+ dev articles, against 939 B as the JSON of
 ``Entry.to_dict()`` (hex arrays) that earlier versions wrote, and several KB as Python dicts and lists. JSON
 values still read, so a changelog written before keeps recovering. Each decision costs one write for the new
-article, one delete per evicted article and one rewrite per member of a re-rooted story; the LSH buckets and the
-inverted index are not stored — ``index_from_table`` rebuilds them from the entries after the table is recovered
-from its changelog. The sizes are printed by ``newsworker eval stories``. The decisions table's values (one
-kept decision per indexed article, ``keep_decision``) are laid out here too.
+article, one delete per evicted article and one rewrite per member of a re-rooted story or of a part split off
+a story; the LSH buckets and the inverted index are not stored — ``index_from_table`` rebuilds them from the
+entries after the table is recovered from its changelog. The sizes are printed by ``newsworker eval stories``.
+The decisions table's values (one kept decision per indexed article, ``keep_decision``) are laid out here too.
 
 How the agent uses it (one instance, on a single-partition topic, so it sees every article in order)::
 
@@ -92,6 +92,13 @@ def write_change(table: MutableMapping[str, bytes], index: StoryIndex, change: I
                 table[member] = encode_entry(index.entries[member])
             elif (patched := _with_story(stored, new)) is not None:
                 table[member] = patched
+    for member, story_id in change.move:
+        stored = table.get(member)
+        if stored is None:
+            if member in index.entries:
+                table[member] = encode_entry(index.entries[member])
+        elif (patched := _with_story(stored, story_id)) is not None:
+            table[member] = patched
     if change.add is not None:
         table[change.add.signature.article_id] = encode_entry(change.add)
 
