@@ -192,6 +192,9 @@ class WorkerMetrics:
                                    "Records delivered again at an offset already done (taken by this worker, or "
                                    "below its group's commit when the assignment started); skipped.",
                                    ["topic"], registry=self.registry)
+        self.story_changes = Counter("newsworker_story_changes",
+                                     "Decisions that changed earlier stories: merged (two or more joined as one, "
+                                     "or re-rooted), split (one parted in two).", ["change"], registry=self.registry)
         self.frozen = Gauge("newsworker_gc_frozen_objects",
                             "Objects frozen out of the cyclic garbage collector's passes (the worker freezes what "
                             "exists when it starts: modules, the app, its agents, tables and topics).",
@@ -1083,6 +1086,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             changing = True
             index.apply(change)
             write_change(table, index, change)
+            if change.restory:
+                metrics.story_changes.labels("merged").inc()
+            if change.move:
+                metrics.story_changes.labels("split").inc()
             for evicted in change.evict:
                 decisions.pop(evicted, None)
             listed, left_out = bounded_updates(followup.updates, max_restated)

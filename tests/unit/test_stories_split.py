@@ -95,9 +95,11 @@ def test_the_worker_moves_the_split_off_articles_in_its_tables_and_restates_thei
     decisions = {"chips-1": kept("chips-1", "chips-1", []), "flood-1": kept("flood-1", "chips-1", [("chips-1", 0.2)]),
                  "chips-2": kept("chips-2", "chips-1", [("chips-1", 0.6)]),
                  "flood-2": kept("flood-2", "chips-1", [("flood-1", 0.5), ("chips-2", 0.19)])}
-    settings = Settings()
+    settings, metrics = Settings(), WorkerMetrics()
     messages = link_messages(index_from_table(table), table, decisions, article("flood-3", FLOOD_FOLLOW_UP, 50),
-                             Envelope(value=b""), settings, LinkConfig(), WorkerMetrics())
+                             Envelope(value=b""), settings, LinkConfig(), metrics)
+    assert metrics.registry.get_sample_value("newsworker_story_changes_total", {"change": "split"}) == 1
+    assert metrics.registry.get_sample_value("newsworker_story_changes_total", {"change": "merged"}) is None
 
     events = [codec.loads(m.value) for m in messages if m.topic == settings.topic_followups]
     schema = json.loads((SCHEMAS / "followup.schema.json").read_text())
@@ -135,3 +137,15 @@ def test_the_index_moves_an_article_to_a_story_of_its_own_and_others_after_it() 
     assert [index.entries[f"a-{n}"].story_id for n in range(4)] == ["a-0", "a-0", "a-2", "a-2"]
     index.apply(IndexChange(move=(("a-3", "a-3"),)))  # back to a story of its own
     assert index.story("a-3").members == ["a-3"] and index.story_size("a-3") == 1
+
+
+def test_the_worker_counts_a_merge_apart_from_a_split() -> None:
+    index = index_of(("flood-1", [("flood-1", FLOOD_FIRST)]), ("flood-2", [("flood-2", FLOOD_RETOLD)]))
+    table = {article_id: encode_entry(index.entries[article_id]) for article_id in ("flood-1", "flood-2")}
+    decisions = {"flood-1": kept("flood-1", "flood-1", []), "flood-2": kept("flood-2", "flood-2", [])}
+    metrics = WorkerMetrics()
+    link_messages(index_from_table(table), table, decisions, article("flood-3", FLOOD_FOLLOW_UP, 50),
+                  Envelope(value=b""), Settings(), LinkConfig(), metrics)
+    assert metrics.registry.get_sample_value("newsworker_story_changes_total", {"change": "merged"}) == 1
+    assert metrics.registry.get_sample_value("newsworker_story_changes_total", {"change": "split"}) is None
+    assert decode_entry(table["flood-2"]).story_id == "flood-1"
