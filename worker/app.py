@@ -47,7 +47,7 @@ from worker.pipeline import Outcome, Pipeline, StageObserver, build_pipeline
 from worker.records import Article, DateMention, Dateline, Envelope, Origin, Rejection, RejectCode, Span
 from worker.security import faust_credentials
 from worker.settings import Settings
-from worker.stories import LinkConfig, StoryIndex, StoryUpdate, followup_event, link
+from worker.stories import Evidence, LinkConfig, StoryIndex, StoryUpdate, followup_event, link
 from worker.stories.table import index_from_table, keep_decision, read_decision, write_change
 
 logger = logging.getLogger(__name__)
@@ -1217,6 +1217,8 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
     ('a', 'same_story', [{'article_id': 'a', 'relation': 'same_story', 'score': 0.6}])
     """
     changed: dict[str, Any] = {"story_id": update["story_id"], "updates": [update]}
+    in_followup: dict[str, Any] = {}
+    in_event: dict[str, Any] = {}
     links = decision["event"]["links"]
     if decision["event"]["relation"] == "new_story":
         back = [{"article_id": cause["article_id"], "relation": "same_story", "score": link_["score"]}
@@ -1226,15 +1228,13 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
     elif len(kept := [x for x in links if story_of(x["article_id"]) in (None, update["story_id"])]) < len(links):
         changed["links"] = kept
         if not kept:
-            changed.update(relation="new_story", new_facts=[], new_fact_count=0)
+            changed["relation"] = "new_story"
+            in_followup = {"new_facts": [], "evidence": codec.to_plain(Evidence())}
+            in_event = {"new_fact_count": 0}
     # the moves it had made itself are not restated: what it says now is its own move alone
     followup, event = ({name: value for name, value in part.items() if name != "updates_left_out"}
                        for part in (decision["followup"], decision["event"]))
-    in_followup = {name: value for name, value in changed.items() if name != "new_fact_count"}
-    if "new_facts" in changed:
-        in_followup["evidence"] = {"shared_keys": [], "shared_quotes": 0, "text_overlap": 0.0}
-    in_event = {name: value for name, value in changed.items() if name != "new_facts"}
-    return {"followup": {**followup, **in_followup}, "event": {**event, **in_event}}
+    return {"followup": {**followup, **changed, **in_followup}, "event": {**event, **changed, **in_event}}
 
 
 def readiness(app: faust.App) -> dict[str, Any]:

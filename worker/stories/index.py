@@ -973,9 +973,7 @@ class StoryIndex:
         a["alive"][row] = False
         self._frequencies.add(a["keys"][row, : a["key_count"][row]].tolist(), -1)
         self._live -= 1
-        number = int(a["story"][row])
-        if number != -1 and self._stories.discard(number, row):
-            self._stories.drop(number)
+        self._leave_story(row)
         # its bucket, posting and id pairs stay until the next compaction; readers skip dead rows
 
     def _restory(self, old: str, new: str) -> None:
@@ -1012,14 +1010,16 @@ class StoryIndex:
         row = self._row_of(article_id)
         if row is None:
             return
-        a = self._cols.arrays
-        number = int(a["story"][row])
-        if number != -1:
-            if self._stories.discard(number, row):
-                self._stories.drop(number)
-            a["story"][row] = -1
+        self._leave_story(row)
+        self._cols.arrays["story"][row] = -1
         if story_id != article_id:
             self._join(row, story_id)
+
+    def _leave_story(self, row: int) -> None:
+        """Take ``row`` out of the members of its story (dropped when none is left); its column is left as is."""
+        number = int(self._cols.arrays["story"][row])
+        if number != -1 and self._stories.discard(number, row):
+            self._stories.drop(number)
 
     def _advance_front(self) -> None:
         alive = self._cols.arrays["alive"]

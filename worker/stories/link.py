@@ -102,7 +102,7 @@ class LinkConfig:
     # its pairs parts it into two groups of at least ``split_min_part`` whose mean score between them is under
     # ``split_threshold``: the later reports show that two events were joined. (ECB+ dev, 5 streaming orders:
     # without splitting F1 0.867 with 5.9% of the other-event pairs linked; under 0.14 0.874 with 5.3%, under
-    # 0.16 0.874 with 5.1%, under 0.18 0.869 with 5.1%; the same at 0.16 with stories of 16, 32 or 64)
+    # 0.16 0.874 with 5.1%, under 0.18 0.869 with 5.0%)
     split_threshold: float = 0.16
     split_most: int = 16
     split_min_part: int = 2
