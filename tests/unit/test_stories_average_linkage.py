@@ -1,5 +1,6 @@
-"""An article joins the story it scores best with on average over the story's members, and a report that scores
-well with two stories merges them only when the two score well together (worker/stories/link.py)."""
+"""An article joins the story it scores best with on average over the story's members (its best five of them), and
+a report that scores well with two stories merges them only when the two score well together
+(worker/stories/link.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,25 @@ MARKET_REPORTS = (
     "The central bank of Norway kept its deposit rate unchanged and said inflation was easing slowly.",
     "Airline bookings for the summer rose nine percent on a year earlier, a travel industry survey found.",
     "A shipping group in Hamburg ordered six container vessels that run on methanol from a Korean yard.",
+)
+TRANSIT_BUDGETS = tuple(
+    f"The council of {town} approved {millions} million euros for new bus lanes and a tram depot."
+    for town, millions in (
+        ("Lyon", 12), ("Porto", 8), ("Graz", 5), ("Turku", 7), ("Gdansk", 9), ("Bilbao", 11), ("Aarhus", 6)
+    )
+)
+FLOOD_SHELTERS = (
+    "Volunteers in Koblenz handed out blankets and hot meals on Sunday night in the four school gyms that Mayor "
+    "Helga Brandauer opened after the Rhine River flooded the old town. Most of the 3,400 people who fled slept "
+    "there, the fire brigade said."
+)
+FLOOD_BRIDGES = (
+    "Both bridges over the Moselle in Koblenz stayed closed on Monday after the Rhine River flood, the city's fire "
+    "brigade said. Mayor Helga Brandauer asked the 3,400 residents who left the old town not to return yet."
+)
+FLOOD_CLAIMS = (
+    "Insurers said on Wednesday that claims from the Koblenz flood had passed 25 million euros. Mayor Helga "
+    "Brandauer said shop owners in the old town would get help first."
 )
 
 
@@ -39,6 +59,30 @@ def test_a_story_is_joined_on_the_mean_score_of_its_members_not_its_best_one() -
     assert best / 5 < LinkConfig().link_threshold
     _, followup = link(index_of(("flood-1", padded)), retold)
     assert (followup.relation, followup.story_id, followup.links) == ("new_story", "flood-2", ())
+
+
+def test_a_large_story_is_joined_when_five_of_its_members_score_well_though_the_rest_do_not() -> None:
+    floods = [("flood-1", FLOOD_FIRST), ("flood-2", FLOOD_RETOLD), ("flood-3", FLOOD_FOLLOW_UP),
+              ("flood-4", FLOOD_SHELTERS), ("flood-5", FLOOD_BRIDGES)]
+    unrelated = [(f"market-{i}", text) for i, text in enumerate(MARKET_REPORTS + TRANSIT_BUDGETS)]
+    index = index_of(("flood-1", floods + unrelated))
+    claims = article("flood-6", FLOOD_CLAIMS, 100)
+    scores = dict(pair_scores(index, claims))
+    everyone = [scores.get(member, 0.0) for member, _ in floods + unrelated]
+    assert len(everyone) == LinkConfig().story_sample  # the whole story is the sample
+    assert sum(sorted(everyone)[-5:]) / 5 >= LinkConfig().link_threshold > sum(everyone) / len(everyone)
+    _, followup = link(index, claims)
+    assert followup.story_id == "flood-1"
+    assert {x.article_id for x in followup.links} <= {member for member, _ in floods}
+
+    # the mean over every member, as the linker once took it, leaves the report on its own
+    _, followup = link(index, claims, LinkConfig(join_best=LinkConfig().story_sample))
+    assert (followup.relation, followup.story_id) == ("new_story", "flood-6")
+
+    # and one member that scores well is not enough in a large story either: the best five include four others
+    lone = index_of(("flood-1", [floods[0]] + unrelated + [("market-x", TRANSIT_BUDGETS[0] + " Work starts soon.")]))
+    _, followup = link(lone, claims)
+    assert (followup.relation, followup.story_id) == ("new_story", "flood-6")
 
 
 def test_a_report_scoring_well_with_two_stories_merges_them_when_they_score_well_together() -> None:
