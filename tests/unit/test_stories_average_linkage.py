@@ -70,7 +70,8 @@ def test_a_large_story_is_joined_when_five_of_its_members_score_well_though_the_
     scores = dict(pair_scores(index, claims))
     everyone = [scores.get(member, 0.0) for member, _ in floods + unrelated]
     assert len(everyone) == LinkConfig().story_sample  # the whole story is the sample
-    assert sum(sorted(everyone)[-5:]) / 5 >= LinkConfig().link_threshold > sum(everyone) / len(everyone)
+    best = LinkConfig().join_best
+    assert sum(sorted(everyone)[-best:]) / best >= LinkConfig().link_threshold > sum(everyone) / len(everyone)
     _, followup = link(index, claims)
     assert followup.story_id == "flood-1"
     assert {x.article_id for x in followup.links} <= {member for member, _ in floods}
