@@ -104,3 +104,32 @@ def test_reports_naming_the_same_past_year_score_higher_than_without_it(
         linker.link_one(article("dam-1", first))
         scores[bonus] = linker.link_one(article("dam-2", second, 30)).followup.links[0].score
     assert scores[0.08] - scores[0.0] == pytest.approx(bonus_expected)
+
+
+@pytest.mark.parametrize(
+    ("first_years", "second_years", "penalty_expected"),
+    [
+        ("in 2019", "in 2021", 0.15),  # another year: the same kind of failure again
+        ("in 2019", "in 2021, two years after its 2019 collapse", 0.0),  # the later report names the earlier year
+        ("in 2019, as it had in 2017", "in 2017", 0.0),  # the same, with the earlier-dated report linked second
+        ("in 2019", "in 2021, as it had in 2017", 0.15),  # a third year named is no evidence of either
+    ],
+)
+def test_differing_latest_years_are_penalised_unless_the_later_report_names_the_earlier_year_too(
+    first_years: str, second_years: str, penalty_expected: float
+) -> None:
+    first = (
+        f"The Velden dam burst {first_years}, flooding the villages of Arnsberg and Hollenau. The district office "
+        "said 640 residents had been evacuated."
+    )
+    second = (
+        f"Hollenau residents described the night the Velden dam gave way {second_years}. Engineers from the "
+        "district office blamed weeks of rain and a blocked spillway."
+    )
+    scores = {}
+    for penalty in (0.0, 0.15):
+        config = LinkConfig(year_conflict_penalty=penalty, past_year_bonus=0.0, link_threshold=-1.0)
+        linker = StoryLinker(config)
+        linker.link_one(article("dam-1", first))
+        scores[penalty] = linker.link_one(article("dam-2", second, 30)).followup.links[0].score
+    assert scores[0.0] - scores[0.15] == pytest.approx(penalty_expected)

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from worker import codec
 from worker.records import Article
 from worker.stories import Entry, StoryIndex, link, signature_of
+from worker.stories.signature import year_bits
 from worker.stories.table import decode_entry, encode_entry, index_from_table
 
 TEXT = ("PORT ELLIS — The harbour reopened on March 3, 2021 after the storm, Mayor Ines Calder said. "
@@ -36,6 +37,21 @@ def test_a_json_value_written_by_an_earlier_version_still_recovers_the_index():
     table = {"a-old": codec.dumps(old.to_dict()), "a-new": encode_entry(new)}
     recovered = index_from_table(table)
     assert recovered.entries["a-old"] == old and recovered.entries["a-new"] == new
+
+
+def test_a_value_of_the_first_binary_layout_still_recovers_with_its_latest_year_as_the_years_named():
+    from worker.stories.table import _HEADS, _with_story
+
+    current = entry("a-1")
+    assert current.signature.years == year_bits({2021})  # the text names March 3, 2021 and no other year
+    s = current.signature
+    head = _HEADS[1].pack(1, True, s.published, s.fact_limit, s.words, s.year, s.event_day)
+    first_layout = head + encode_entry(current)[_HEADS[2].size:]  # the same fields after the head
+    assert decode_entry(first_layout) == current
+    many = Entry(dataclasses.replace(s, years=year_bits({2019, 2021})), "a-1")  # a set the first layout lacks
+    decoded = decode_entry(head + encode_entry(many)[_HEADS[2].size:])
+    assert decoded.signature.years == year_bits({2021}) != many.signature.years
+    assert decode_entry(_with_story(first_layout, "s-2")) == Entry(s, "s-2")  # spliced after the shorter head
 
 
 def test_a_binary_value_is_about_half_the_json_one():
@@ -80,7 +96,7 @@ def test_a_value_cut_short_anywhere_is_refused_not_misread():
 
 def test_the_rebuild_leaves_unreadable_values_out_and_names_them():
     good, newer, cut = entry("a-good"), bytearray(encode_entry(entry("a-newer"))), encode_entry(entry("a-cut"))
-    newer[0] = 2  # a layout this version does not know, as a newer version would write it
+    newer[0] = 3  # a layout this version does not know, as a newer version would write it
     table = {"a-good": encode_entry(good), "a-newer": bytes(newer), "a-cut": cut[: len(cut) // 2],
              "a-junk": b"{not json"}
     unreadable: list[str] = []

@@ -8,7 +8,7 @@ Layout (the same in memory and in a Faust table, so an agent can mirror every ch
   ``StoryIndex.from_entries`` after a restart or rebalance (table recovery), never stored separately.
 
 Memory: an indexed article is one row of packed numpy columns (MinHash, keys, leads, fact hashes, quote
-fingerprints, year, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and
+fingerprints, years, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and
 its id hash are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the
 document frequency of each key is one slot of a hash table. No Python object is made per article, nor one the garbage
 collector tracks per story of several (``_Stories``), so an article costs 0.77 KB (0.89–0.95 KB of resident memory
@@ -103,6 +103,7 @@ class Candidates:
     lead_count: np.ndarray
     year: np.ndarray
     event_day: np.ndarray  # packed YYYYMMDD, 0: none
+    years: np.ndarray  # uint64, bit ``year % 64`` per year named
 
     def __len__(self) -> int:
         return len(self.article_ids)
@@ -451,6 +452,7 @@ class _Columns:
         "words": ("<u4", 0),
         "year": ("<u2", 0),
         "event_day": ("<u4", 0),
+        "years": ("<u8", 0),
         "published": ("<f8", 0),  # NaN: no publication time
         "story": ("<i4", 0),  # -1: a story of its own; otherwise a story number in StoryIndex._stories
         "alive": ("?", 0),
@@ -493,6 +495,7 @@ class _Columns:
         a["words"][start:end] = [s.words for s in signatures]
         a["year"][start:end] = [s.year for s in signatures]
         a["event_day"][start:end] = [s.event_day for s in signatures]
+        a["years"][start:end] = [s.years for s in signatures]
         a["published"][start:end] = [math.nan if s.published is None else s.published for s in signatures]
 
     def append(self) -> int:
@@ -740,6 +743,7 @@ class StoryIndex:
             lead_count=a["lead_count"][rows],
             year=a["year"][rows],
             event_day=a["event_day"][rows],
+            years=a["years"][rows],
         )
 
     def _candidate_rows(self, signature: Signature, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -900,6 +904,7 @@ class StoryIndex:
             leads=a["leads"][row, : a["lead_count"][row]].tobytes(),
             year=int(a["year"][row]),
             event_day=int(a["event_day"][row]),
+            years=int(a["years"][row]),
         )
         return Entry(signature, self._story_id(row))
 
@@ -933,6 +938,7 @@ class StoryIndex:
         a["words"][row] = signature.words
         a["year"][row] = signature.year
         a["event_day"][row] = signature.event_day
+        a["years"][row] = signature.years
         a["published"][row] = math.nan if entry.published is None else entry.published
         a["alive"][row] = True
         a["story"][row] = -1

@@ -14,6 +14,8 @@ What a signature holds and why:
 - ``leads``: the keys of the three most salient participants: two events of the same kind rarely share them.
 - ``year``: the latest year the text names: the same kind of event in another year is another event, and two
   reports that name the same past year (not the year they are published in) likely date one event.
+- ``years``: every year the text names, one bit each (``year % 64``): a report whose latest year is later than
+  another's may still name that one too, as a later part of the same story does.
 - ``event_day``: the first calendar date the text writes out with its day and month (``March 3, 2011``,
   ``Sept. 9``), packed ``YYYYMMDD`` (year 0 when the text gives none): two reports of one event name its day.
 - ``quotes``: fingerprints of quoted speech, so a repeated quote is evidence and a new one is a new fact.
@@ -100,6 +102,7 @@ class Signature:
     leads: bytes = b""  # uint32 key hashes of the most salient participants (also in ``keys``)
     year: int = 0  # the latest year the text names explicitly (0: none): when the reported event happened
     event_day: int = 0  # first written day-and-month date, YYYYMMDD (YYYY 0: no year written; 0: none)
+    years: int = 0  # bit ``year % 64`` set for every year the text names (``year_bits``); ``year`` is the latest
 
     def minhash_array(self) -> np.ndarray:
         return np.frombuffer(self.minhash, dtype="<u2")
@@ -135,6 +138,7 @@ class Signature:
             "l": self.leads.hex(),
             "y": self.year,
             "d": self.event_day,
+            "ys": self.years,
         }
 
     @classmethod
@@ -151,6 +155,8 @@ class Signature:
             leads=bytes.fromhex(data.get("l", "")),
             year=int(data.get("y", 0)),
             event_day=int(data.get("d", 0)),
+            # written before the years were kept: the latest is the one known
+            years=int(data["ys"]) if "ys" in data else year_bits({int(data.get("y", 0))}),
         )
 
 
@@ -303,8 +309,8 @@ def _leads(article: Article) -> list[object]:
     return ranked[:MAX_LEADS]
 
 
-def latest_year(article: Article) -> int:
-    """The latest year named in the text (a resolved absolute date, or a four-digit year), 0 when none is.
+def named_years(article: Article) -> set[int]:
+    """The years named in the text (resolved absolute dates, four-digit years, the stamp's).
 
     Only years the text states: a relative date ("on Tuesday") says nothing of its own, it is resolved against
     the publication time, which linking compares separately. A year after the publication year (a season, a
@@ -316,7 +322,26 @@ def latest_year(article: Article) -> int:
         years.add(article.stamped_on.year)
     if article.published_at is not None:
         years = {y for y in years if y <= article.published_at.year}
-    return max(years, default=0)
+    return years
+
+
+def latest_year(article: Article) -> int:
+    """The latest year named in the text (``named_years``), 0 when none is."""
+    return max(named_years(article), default=0)
+
+
+def year_bits(years: set[int]) -> int:
+    """``years`` as a 64-bit set: bit ``year % 64`` for each (year 0, none, sets nothing). Years 64 apart share a
+    bit; two reports of one kind of event that far apart are told apart by their other keys.
+
+    >>> year_bits({2019, 2021}) == (1 << 2019 % 64) | (1 << 2021 % 64)
+    True
+    """
+    bits = 0
+    for year in years:
+        if year > 0:
+            bits |= 1 << (year % 64)
+    return bits
 
 
 def event_day(article: Article) -> int:
@@ -417,6 +442,7 @@ def signature_of(article: Article, labels: dict[int, str] | None = None) -> Sign
         facts = facts[:MAX_FACTS]
     quotes = sorted({quote_fingerprint(q) for q in quotes_of(article)})
     published = article.published_at.timestamp() if article.published_at is not None else None
+    years = named_years(article)
     return Signature(
         article_id=article.id,
         published=published,
@@ -427,6 +453,7 @@ def signature_of(article: Article, labels: dict[int, str] | None = None) -> Sign
         fact_limit=fact_limit,
         words=len(words),
         leads=np.asarray(lead_keys(article), dtype="<u4").tobytes(),
-        year=latest_year(article),
+        year=max(years, default=0),
         event_day=event_day(article),
+        years=year_bits(years),
     )

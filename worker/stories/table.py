@@ -2,7 +2,7 @@
 
 The linking agent owns the table; nothing else writes it. Layout: key = article id, value = ``encode_entry``'s
 bytes (signature + story id). The table keeps every value in the worker's memory beside the index, so the value
-is packed binary: 491 B on average over the ECB+ dev articles, against 939 B as the JSON of
+is packed binary: 499 B on average over the ECB+ dev articles, against 953 B as the JSON of
 ``Entry.to_dict()`` (hex arrays) that earlier versions wrote, and several KB as Python dicts and lists. JSON
 values still read, so a changelog written before keeps recovering. Each decision costs one write for the new
 article, one delete per evicted article and one rewrite per member of a re-rooted story or of a part split off
@@ -31,13 +31,14 @@ from contextlib import contextmanager
 
 from worker import codec
 from worker.stories.index import Entry, IndexChange, StoryIndex
-from worker.stories.signature import NUM_PERM, Signature
+from worker.stories.signature import NUM_PERM, Signature, year_bits
 
-# version, has a publication time, publication time, fact limit, words, year, event day; then 7 byte strings
-# (article id, story id, MinHash, keys, quotes, facts, leads), each after its uint32 length. Little-endian.
-_HEAD = struct.Struct("<BBdIIHI")
+# version, has a publication time, publication time, fact limit, words, year, event day, years named (a 64-bit
+# set); then 7 byte strings (article id, story id, MinHash, keys, quotes, facts, leads), each after its uint32
+# length. Little-endian. Version 1, written before the years named were kept, has no set.
+_HEADS = {1: struct.Struct("<BBdIIHI"), 2: struct.Struct("<BBdIIHIQ")}
 _LENGTH = struct.Struct("<I")
-_VERSION = 1
+_VERSION = 2
 
 
 def encode_entry(entry: Entry) -> bytes:
@@ -50,8 +51,8 @@ def encode_entry(entry: Entry) -> bytes:
     True
     """
     s = entry.signature
-    head = _HEAD.pack(_VERSION, s.published is not None, s.published or 0.0, s.fact_limit, s.words, s.year,
-                      s.event_day)
+    head = _HEADS[_VERSION].pack(_VERSION, s.published is not None, s.published or 0.0, s.fact_limit, s.words,
+                                 s.year, s.event_day, s.years)
     fields = (s.article_id.encode(), entry.story_id.encode(), s.minhash, s.keys, s.quotes, s.facts, s.leads)
     return head + b"".join(_LENGTH.pack(len(field)) + field for field in fields)
 
@@ -60,10 +61,10 @@ def decode_entry(value: bytes) -> Entry:
     """An index entry from its table value (``encode_entry``'s bytes, or the JSON that earlier versions wrote)."""
     if value[:1] == b"{":
         return Entry.from_dict(codec.loads(value))
-    version, timed, published, fact_limit, words, year, event_day = _HEAD.unpack_from(value)
-    if version != _VERSION:
-        raise ValueError(f"story table value of unknown layout version {version}")
-    fields, at = [], _HEAD.size
+    head = _head(value)
+    version, timed, published, fact_limit, words, year, event_day, *rest = head.unpack_from(value)
+    years = rest[0] if rest else year_bits({year})  # version 1: the latest year is the one known
+    fields, at = [], head.size
     for _ in range(7):
         (size,) = _LENGTH.unpack_from(value, at)
         fields.append(value[at + _LENGTH.size : at + _LENGTH.size + size])
@@ -74,8 +75,16 @@ def decode_entry(value: bytes) -> Entry:
             len(f) % 4 for f in (keys, quotes, leads)):
         raise ValueError("story table value is cut short or damaged")
     signature = Signature(article_id.decode(), published if timed else None, minhash, keys, quotes, facts,
-                          fact_limit, words, leads, year, event_day)
+                          fact_limit, words, leads, year, event_day, years)
     return Entry(signature, story_id.decode())
+
+
+def _head(value: bytes) -> struct.Struct:
+    """The head layout of a binary table value, by its version byte."""
+    head = _HEADS.get(value[0]) if value else None
+    if head is None:
+        raise ValueError(f"story table value of unknown layout version {value[0] if value else 'none'}")
+    return head
 
 
 def write_change(table: MutableMapping[str, bytes], index: StoryIndex, change: IndexChange) -> None:
@@ -108,8 +117,9 @@ def _with_story(value: bytes, story_id: str) -> bytes | None:
     if value[:1] == b"{":  # written by an earlier version: rewritten in the binary layout
         entry = decode_entry(value)
         return None if entry.story_id == story_id else encode_entry(Entry(entry.signature, story_id))
-    (id_size,) = _LENGTH.unpack_from(value, _HEAD.size)
-    at = _HEAD.size + _LENGTH.size + id_size  # where the story id's length is
+    head = _head(value)
+    (id_size,) = _LENGTH.unpack_from(value, head.size)
+    at = head.size + _LENGTH.size + id_size  # where the story id's length is
     (size,) = _LENGTH.unpack_from(value, at)
     end = at + _LENGTH.size + size
     new = story_id.encode()
