@@ -122,3 +122,35 @@ def test_an_article_linked_again_while_its_own_entry_is_indexed_is_not_linked_to
     assert followup.story_id == "flood-1"
     assert [x.article_id for x in followup.links] == ["flood-1"]
     assert followup.evidence.text_overlap < 1.0  # measured against the other report, not its own copy
+
+
+def test_in_a_story_larger_than_its_sample_the_members_the_lookup_returned_count_among_the_best_five() -> None:
+    towns = ("Lyon", "Porto", "Graz", "Turku", "Gdansk", "Bilbao", "Aarhus", "Ghent", "Malmo", "Brno", "Cork",
+             "Split", "Tartu", "Kaunas", "Bergen", "Tampere", "Utrecht", "Parma", "Leeds", "Nantes", "Kosice",
+             "Varna", "Pecs", "Linz")
+    unrelated = [(f"market-{i}", text) for i, text in enumerate(MARKET_REPORTS + TRANSIT_BUDGETS)] + [
+        (f"harbour-{town}", f"The harbour board of {town} bought {i + 2} electric cranes for its container quay.")
+        for i, town in enumerate(towns)
+    ]
+    floods = [("flood-1", FLOOD_FIRST), ("flood-2", FLOOD_RETOLD), ("flood-3", FLOOD_FOLLOW_UP),
+              ("flood-4", FLOOD_SHELTERS), ("flood-5", FLOOD_BRIDGES)]
+    members = list(unrelated)
+    for place, flood in zip((1, 2, 4, 6, 7), floods):  # between the members an even spread of 16 out of 40 takes
+        members.insert(place, flood)
+    assert len(members) == 40
+    index = index_of(("market-0", members))
+    sampled = set(index.ids_of(index.story_sample("market-0", LinkConfig().story_sample)))
+    assert not sampled & {member for member, _ in floods}
+    claims = article("flood-6", FLOOD_CLAIMS, 100)
+    found = {member for member, _ in pair_scores(index, claims)}
+    assert {member for member, _ in floods} <= found  # the lookup finds them by the names they share
+
+    _, followup = link(index, claims)
+    assert followup.story_id == "market-0"
+    assert {x.article_id for x in followup.links} <= {member for member, _ in floods}
+
+    # one such member is still not enough: the best five then hold four unrelated ones
+    lone = list(unrelated)
+    lone.insert(1, floods[0])
+    _, followup = link(index_of(("market-0", lone)), claims)
+    assert (followup.relation, followup.story_id) == ("new_story", "flood-6")

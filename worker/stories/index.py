@@ -11,7 +11,7 @@ Memory: an indexed article is one row of packed numpy columns (MinHash, keys, le
 fingerprints, years, event day, time, story) plus its UTF-8 id in one shared arena; its LSH buckets, its keys and
 its id hash are (hash, row) pairs packed in one uint64 each and kept in sorted runs (``_PackedMultiMap``); the
 document frequency of each key is one slot of a hash table. No Python object is made per article, nor one the garbage
-collector tracks per story of several (``_Stories``), so an article costs 0.77 KB (0.89–0.95 KB of resident memory
+collector tracks per story of several (``_Stories``), so an article costs 0.78 KB (0.89–0.95 KB of resident memory
 with the stories: ``newsworker bench link`` at a million) instead of kilobytes of dicts, lists and tuples.
 ``entries`` is a read-only view that rebuilds an ``Entry`` from its row when asked. Evicted rows are marked dead
 and skipped; when half the rows are dead they are compacted away.

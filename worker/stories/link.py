@@ -12,10 +12,10 @@ How a decision is made:
    not name the earlier too (who and when tell two events of one kind apart, topic words do not), plus a bonus
    when both write out the same event day ("March 3"), or else when both name the same past year as their latest;
 3. the article joins the story it scores best with on average: the mean of its ``join_best`` best scores against
-   the story's members (``story_sample`` of them, spread over the story) must reach ``link_threshold``. Several
-   members must agree: one look-alike member of another event is not enough, and a story reported in many words
-   is not joined through its one member that repeats this article's topic words; but a report need not resemble
-   every member of a large story, whose reports tell many sides of it;
+   the story's members (``story_sample`` of them spread over the story, and those the lookup returned) must reach
+   ``link_threshold``. Several members must agree: one look-alike member of another event is not enough, and a
+   story reported in many words is not joined through its one member that repeats this article's topic words; but
+   a report need not resemble every member of a large story, whose reports tell many sides of it;
 4. another candidate story merges in when the mean score between it and the grown story (this article and the
    joined members, sampled) reaches ``merge_threshold``: this article may be the report that shows two stories
    are one. The story id is the id of the earliest-published article (this one, when it was published first:
@@ -348,8 +348,8 @@ def _stories_to_join(
     """The stories the article joins (best first; none: a new story) and their scored members, best first.
 
     Average linkage, online: a candidate story's score is the mean of the article's ``join_best`` best scores
-    against a sample of its members (a member the lookup did not return is scored too; one outside the retention
-    window counts 0). The best story is joined when that mean reaches ``link_threshold``; each next one merges in
+    against a sample of its members and the members the lookup returned (a sampled member the lookup did not
+    return is scored too; one outside the retention window counts 0). The best story is joined when that mean reaches ``link_threshold``; each next one merges in
     when the mean over all pairs between it and the grown story reaches ``merge_threshold``: the article's own
     score against it (the mean of its best ones, as above), weighed with the mean between its sample and a sample
     of the first joined story's members.
@@ -381,9 +381,14 @@ def _stories_to_join(
     if unscored.size:
         extra = _score_block(index, signature, published, index.block(unscored), config)
         known.update((c.article_id, c) for c in extra)
+    # the sampled members and those the lookup returned (in a story larger than the sample, the members most like
+    # this article are likely left out of an even spread, and the lookup found them)
+    members = {s: dict.fromkeys(sample_ids[s]) for s in stories}
+    for candidate in scored:
+        if candidate.story_id in members:
+            members[candidate.story_id][candidate.article_id] = None
     mean = {
-        s: _best_mean([known[i].score if i in known else 0.0 for i in sample_ids[s]], config.join_best)
-        for s in stories
+        s: _best_mean([known[i].score if i in known else 0.0 for i in members[s]], config.join_best) for s in stories
     }
     ranked = sorted(stories, key=lambda s: (-mean[s], s))
     if mean[ranked[0]] < config.link_threshold:
