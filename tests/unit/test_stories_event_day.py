@@ -97,13 +97,10 @@ def test_reports_naming_the_same_past_year_score_higher_than_without_it(
         f"Hollenau residents welcomed the new inquiry into the {second_year} failure of the Velden dam. Engineers "
         "from the district office had blamed weeks of rain and a blocked spillway."
     )
-    scores = {}
-    for bonus in (0.0, 0.08):
-        config = LinkConfig(past_year_bonus=bonus, year_conflict_penalty=0.0, link_threshold=0.0)
-        linker = StoryLinker(config)
-        linker.link_one(article("dam-1", first))
-        scores[bonus] = linker.link_one(article("dam-2", second, 30)).followup.links[0].score
-    assert scores[0.08] - scores[0.0] == pytest.approx(bonus_expected)
+    config = LinkConfig(year_conflict_penalty=0.0, link_threshold=0.0)
+    without = second_score(first, second, replace(config, past_year_bonus=0.0))
+    assert second_score(first, second, replace(config, past_year_bonus=0.08)) - without == pytest.approx(
+        bonus_expected)
 
 
 @pytest.mark.parametrize(
@@ -126,10 +123,14 @@ def test_differing_latest_years_are_penalised_unless_the_later_report_names_the_
         f"Hollenau residents described the night the Velden dam gave way {second_years}. Engineers from the "
         "district office blamed weeks of rain and a blocked spillway."
     )
-    scores = {}
-    for penalty in (0.0, 0.15):
-        config = LinkConfig(year_conflict_penalty=penalty, past_year_bonus=0.0, link_threshold=-1.0)
-        linker = StoryLinker(config)
-        linker.link_one(article("dam-1", first))
-        scores[penalty] = linker.link_one(article("dam-2", second, 30)).followup.links[0].score
-    assert scores[0.0] - scores[0.15] == pytest.approx(penalty_expected)
+    config = LinkConfig(past_year_bonus=0.0, link_threshold=-1.0)
+    without = second_score(first, second, replace(config, year_conflict_penalty=0.0))
+    assert without - second_score(first, second, replace(config, year_conflict_penalty=0.15)) == pytest.approx(
+        penalty_expected)
+
+
+def second_score(first: str, second: str, config: LinkConfig) -> float:
+    """The score of the second report's link to the first, published 30 hours after it."""
+    linker = StoryLinker(config)
+    linker.link_one(article("dam-1", first))
+    return linker.link_one(article("dam-2", second, 30)).followup.links[0].score

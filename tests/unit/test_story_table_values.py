@@ -39,7 +39,7 @@ def test_a_json_value_written_by_an_earlier_version_still_recovers_the_index():
     assert recovered.entries["a-old"] == old and recovered.entries["a-new"] == new
 
 
-def test_a_value_of_the_first_binary_layout_still_recovers_with_its_latest_year_as_the_years_named():
+def test_a_value_written_before_the_years_named_recovers_with_its_latest_year_as_the_only_one():
     from worker.stories.table import _HEADS, _with_story
 
     current = entry("a-1")
@@ -52,6 +52,10 @@ def test_a_value_of_the_first_binary_layout_still_recovers_with_its_latest_year_
     decoded = decode_entry(head + encode_entry(many)[_HEADS[2].size:])
     assert decoded.signature.years == year_bits({2021}) != many.signature.years
     assert decode_entry(_with_story(first_layout, "s-2")) == Entry(s, "s-2")  # spliced after the shorter head
+    # and a JSON value of an earlier version, which has no set either
+    value = many.to_dict()
+    del value["s"]["ys"]
+    assert decode_entry(codec.dumps(value)).signature.years == year_bits({2021})
 
 
 def test_a_binary_value_is_about_half_the_json_one():

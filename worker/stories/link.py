@@ -347,12 +347,12 @@ def _stories_to_join(
 ) -> tuple[list[str], list[_Scored]]:
     """The stories the article joins (best first; none: a new story) and their scored members, best first.
 
-    Average linkage, online: a candidate story's score is the mean of the article's ``join_best`` best scores
-    against a sample of its members and the members the lookup returned (a sampled member the lookup did not
-    return is scored too; one outside the retention window counts 0). The best story is joined when that mean reaches ``link_threshold``; each next one merges in
-    when the mean over all pairs between it and the grown story reaches ``merge_threshold``: the article's own
-    score against it (the mean of its best ones, as above), weighed with the mean between its sample and a sample
-    of the first joined story's members.
+    Average linkage, online: a candidate story's score is the mean of the article's ``join_best`` best scores against a
+    sample of its members and the members the lookup returned (a sampled member the lookup did not return is scored too;
+    one outside the retention window counts 0). The best story is joined when that mean reaches ``link_threshold``; each
+    next one merges in when the mean over all pairs between it and the grown story reaches ``merge_threshold``: the
+    article's own score against it (the mean of its best ones, as above), weighed with the mean between its sample and a
+    sample of the first joined story's members.
     """
     # A story's mean cannot reach a threshold that none of its members reaches: only the stories of candidates
     # at or over the lower threshold are weighed (a member the lookup missed rarely outscores all it returned).

@@ -62,7 +62,7 @@ def decode_entry(value: bytes) -> Entry:
     if value[:1] == b"{":
         return Entry.from_dict(codec.loads(value))
     head = _head(value)
-    version, timed, published, fact_limit, words, year, event_day, *rest = head.unpack_from(value)
+    _, timed, published, fact_limit, words, year, event_day, *rest = head.unpack_from(value)
     years = rest[0] if rest else year_bits({year})  # version 1: the latest year is the one known
     fields, at = [], head.size
     for _ in range(7):
