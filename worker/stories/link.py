@@ -66,11 +66,11 @@ class LinkConfig:
     # the mean score between two stories (one grown by this article) that merges them
     merge_threshold: float = 0.19
     story_sample: int = 16  # members a story is compared on, spread evenly over it
-    # the article's score against a story is the mean of its best ``join_best`` scores against the sampled members
-    # (all of them in a story of at most that many): several members must agree, so one look-alike member of
-    # another event is not enough, but a report need not resemble every member of a large story (ECB+ dev, 5
-    # streaming orders: all 16, F1 0.874 with 5.1% of the other-event pairs linked; 8: 0.880 / 5.4%; 6: 0.886 /
-    # 5.7%; 5: 0.894 / 5.2%; 4: 0.893 / 5.5%; 3: 0.899 / 6.1%)
+    # the article's score against a story is the mean of its best ``join_best`` scores against the sampled members and
+    # those the lookup returned (all of them when there are at most that many): several members must agree, so one
+    # look-alike member of another event is not enough, but a report need not resemble every member of a large story
+    # (ECB+ dev, 5 streaming orders, before the year rule of ``year_conflict_penalty``: all 16, F1 0.874 with 5.1% of
+    # the other-event pairs linked; 8: 0.880 / 5.4%; 6: 0.886 / 5.7%; 5: 0.894 / 5.2%; 4: 0.893 / 5.5%; 3: 0.899 / 6.1%)
     join_best: int = 5
     merge_sample: int = 8  # members of the grown story compared with another story before a merge
     max_stories: int = 8  # candidate stories weighed per decision (those of the best-scoring candidates)
@@ -305,12 +305,8 @@ def _score_block(
         & ~(present & np.isin(block.keys, own_leads)).any(axis=1)
         & ~(lead_present & np.isin(block.leads, own_keys)).any(axis=1)
     )
-    # the latest years differ and the text with the later one does not name the other's too: the same kind of
-    # event another year (a report that names both may tell a later part of one story)
-    later_names_other = (
-        (np.right_shift(block.years, np.uint64(signature.year % 64)) & np.uint64(1)).astype(bool)
-        | (np.right_shift(np.uint64(signature.years), (block.year % 64).astype(np.uint64)) & np.uint64(1)).astype(bool)
-    )
+    # the latest years differ and the text with the later one does not name the earlier (``year_conflict_penalty``)
+    later_names_other = _holds_year(block.years, signature.year) | _holds_year(signature.years, block.year)
     year_conflict = (signature.year > 0) & (block.year > 0) & (block.year != signature.year) & ~later_names_other
     a_past_year = published is not None and 0 < signature.year < _year_of(published)
     past_year = a_past_year & (block.year == signature.year)
@@ -336,6 +332,12 @@ def _score_block(
         )
     out.sort(key=lambda c: (-c.score, c.article_id))
     return out
+
+
+def _holds_year(years: np.ndarray | int, year: np.ndarray | int) -> np.ndarray:
+    """Elementwise: whether the 64-bit year set ``years`` (``Signature.years``) holds ``year``."""
+    shift = np.asarray(year, dtype=np.uint64) % np.uint64(64)
+    return (np.right_shift(np.asarray(years, dtype=np.uint64), shift) & np.uint64(1)).astype(bool)
 
 
 def _year_of(timestamp: float) -> int:
