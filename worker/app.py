@@ -1064,14 +1064,15 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
     """Link one article: update the index and its tables, and say what to publish (article + follow-up event,
     then the restated decision of the first ``max_restated`` articles this one moved to another story).
 
-    ``decisions`` keeps each published decision (JSON bytes of {followup, event}) until its article leaves the
-    index: a redelivered article gets the very same output again instead of being linked to itself (or, when a
-    later article moved it to another story without restating it, its decision restated now). A linking
-    failure must not cost the article: it is published unlinked, with a notice saying why. When it came once
-    the index was being changed, ``on_index_failure`` is told why: the index may be half-changed, or no longer
-    what the table holds.
+    ``decisions`` keeps each published decision (JSON bytes of {followup, event}, and ``relinked``: the members
+    whose links a split made by it took away) until its article leaves the index: a redelivered article gets the
+    very same output again instead of being linked to itself (or, when a later article moved it to another story
+    without restating it, its decision restated now). A linking failure must not cost the article: it is
+    published unlinked, with a notice saying why. When it came once the index was being changed,
+    ``on_index_failure`` is told why: the index may be half-changed, or no longer what the table holds.
     """
     moved: dict[str, dict[str, Any] | None] = {}  # the members this decision moved: as kept now (None: unreadable)
+    relinked: dict[str, dict[str, Any]] = {}  # members left in their story that lost links to moved ones
     earlier = decisions.get(article.id)
     if earlier is not None:
         kept = kept_decision(earlier, article.id, metrics)
@@ -1079,6 +1080,10 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             return [unlinked_message(article, envelope, settings, "its kept decision could not be read")]
         kept = current_decision(index, decisions, article.id, kept)
         followup_plain, event = kept["followup"], kept["event"]
+        # restated again when the crash came before the restatement was kept, else as kept
+        relinked = relinked_members(index, decisions, event["updates"], metrics, kept.get("relinked", ()))
+        for member_id, member in relinked.items():
+            decisions[member_id] = keep_decision(member)
     else:
         started, changing = time.perf_counter(), False
         try:
@@ -1097,15 +1102,21 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
             followup_plain, event = codec.to_plain(followup), followup_event(article, followup)
             if left_out:
                 followup_plain["updates_left_out"] = event["updates_left_out"] = left_out
-            decisions[article.id] = keep_decision({"followup": followup_plain, "event": event})
-            decisions[PROGRESS_KEY] = progress_after(decisions, envelope.origin.offset)
             story_of = story_in(index)
             for update in event["updates"]:
                 member_id = update["article_id"]
                 member = kept_decision(decisions.get(member_id), member_id, metrics)
                 moved[member_id] = None if member is None else restated_decision(member, update, event, story_of)
-                if moved[member_id] is not None:
-                    decisions[member_id] = keep_decision(moved[member_id])
+            if change.move:
+                relinked = relinked_members(index, decisions, event["updates"], metrics)
+            kept = {"followup": followup_plain, "event": event}
+            if relinked:
+                kept["relinked"] = sorted(relinked)  # republished with this decision on a redelivery
+            decisions[article.id] = keep_decision(kept)
+            decisions[PROGRESS_KEY] = progress_after(decisions, envelope.origin.offset)
+            for member_id, member in (*moved.items(), *relinked.items()):
+                if member is not None:
+                    decisions[member_id] = keep_decision(member)
         except Exception as exc:
             logger.exception("linking failed for article %s from %s", article.id, envelope.origin.describe())
             reason = f"linking failed: {type(exc).__name__}: {exc}"
@@ -1135,7 +1146,33 @@ def link_messages(index: StoryIndex, table: Any, decisions: Any, article: Articl
         restated = member["event"]
         messages.append(OutgoingMessage(settings.topic_followups, restated["story_id"].encode(),
                                         codec.dumps(restated), envelope))
+    for member in relinked.values():
+        messages.append(OutgoingMessage(settings.topic_followups, member["event"]["story_id"].encode(),
+                                        codec.dumps(member["event"]), envelope))
     return messages
+
+
+def relinked_members(index: StoryIndex, decisions: Any, updates: list[dict[str, Any]], metrics: WorkerMetrics,
+                     members: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The decisions of the members a split left in their story that link to articles it moved out of it, each
+    restated by ``relinked_decision`` (to be kept so). On a redelivery, the decisions of ``members`` (those the
+    split restated), each restated again (the crash may have come before it was kept) or else as kept.
+
+    A kept member's links were made when the moved articles were in its story: it can only be in a story one of
+    the moves left (their ``previous_story_id``), and a split weighs stories of at most ``LinkConfig.split_most``
+    articles, so few decisions are read.
+    """
+    story_of, listed = story_in(index), members is not None
+    if members is None:
+        moved = {update["article_id"] for update in updates}
+        members = sorted({member for update in updates if (story := index.story(update["previous_story_id"]))
+                          for member in story.members if member not in moved})
+    restated = {}
+    for member_id in members:
+        member = kept_decision(decisions.get(member_id), member_id, metrics)
+        if member is not None and ((changed := relinked_decision(member, updates, story_of)) is not None or listed):
+            restated[member_id] = changed or member
+    return restated
 
 
 def bounded_updates(updates: Sequence[StoryUpdate], most: int) -> tuple[tuple[StoryUpdate, ...], int]:
@@ -1216,22 +1253,53 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
     >>> event["story_id"], event["relation"], event["links"]
     ('a', 'same_story', [{'article_id': 'a', 'relation': 'same_story', 'score': 0.6}])
     """
-    changed: dict[str, Any] = {"story_id": update["story_id"], "updates": [update]}
-    in_followup: dict[str, Any] = {}
-    in_event: dict[str, Any] = {}
     links = decision["event"]["links"]
     if decision["event"]["relation"] == "new_story":
         back = [{"article_id": cause["article_id"], "relation": "same_story", "score": link_["score"]}
                 for link_ in cause["links"] if link_["article_id"] == update["article_id"]]
-        changed["relation"] = "same_story"
-        changed["links"] = back + list(links)
-    elif len(kept := [x for x in links if story_of(x["article_id"]) in (None, update["story_id"])]) < len(links):
-        changed["links"] = kept
-        if not kept:
+        return _restated(decision, {"story_id": update["story_id"], "updates": [update], "relation": "same_story",
+                                    "links": back + list(links)})
+    kept = [x for x in links if story_of(x["article_id"]) in (None, update["story_id"])]
+    return _restated(decision, {"story_id": update["story_id"], "updates": [update]}, kept)
+
+
+def relinked_decision(decision: dict[str, Any], moves: list[dict[str, Any]],
+                      story_of: Callable[[str], str | None]) -> dict[str, Any] | None:
+    """A kept decision whose article stayed in its story when a split moved articles it links to out of it: the
+    links to them dropped, and the moves that dropped them as its updates (None: it links to none of them).
+
+    Pure. As in ``restated_decision``, an article left with no link opens its story.
+
+    >>> kept = {"followup": {"story_id": "a", "relation": "same_story", "updates": [],
+    ...                      "links": [{"article_id": "c", "relation": "same_story", "score": 0.3}]},
+    ...         "event": {"article_id": "b", "story_id": "a", "relation": "same_story", "updates": [],
+    ...                   "links": [{"article_id": "c", "relation": "same_story", "score": 0.3}]}}
+    >>> moves = [{"article_id": "c", "story_id": "c", "previous_story_id": "a"}]
+    >>> event = relinked_decision(kept, moves, {"a": "a", "b": "a", "c": "c"}.get)["event"]
+    >>> event["story_id"], event["relation"], event["links"], [u["article_id"] for u in event["updates"]]
+    ('a', 'new_story', [], ['c'])
+    """
+    story_id, links = decision["event"]["story_id"], decision["event"]["links"]
+    kept = [x for x in links if story_of(x["article_id"]) in (None, story_id)]
+    if len(kept) == len(links):
+        return None
+    gone = {x["article_id"] for x in links} - {x["article_id"] for x in kept}
+    return _restated(decision, {"updates": [move for move in moves if move["article_id"] in gone]}, kept)
+
+
+def _restated(decision: dict[str, Any], changed: dict[str, Any], links: list[dict[str, Any]] | None = None
+              ) -> dict[str, Any]:
+    """``decision`` with ``changed`` in its followup and event and, when given, only the ``links`` kept of its
+    links (none kept: it opens its story, with no new facts and no evidence). The moves it had made itself are
+    not restated: what it says now is why it changed."""
+    in_followup: dict[str, Any] = {}
+    in_event: dict[str, Any] = {}
+    if links is not None and len(links) < len(decision["event"]["links"]):
+        changed = {**changed, "links": links}
+        if not links:
             changed["relation"] = "new_story"
             in_followup = {"new_facts": [], "evidence": codec.to_plain(Evidence())}
             in_event = {"new_fact_count": 0}
-    # the moves it had made itself are not restated: what it says now is its own move alone
     followup, event = ({name: value for name, value in part.items() if name != "updates_left_out"}
                        for part in (decision["followup"], decision["event"]))
     return {"followup": {**followup, **changed, **in_followup}, "event": {**event, **changed, **in_event}}

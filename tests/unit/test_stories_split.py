@@ -11,7 +11,7 @@ import jsonschema
 from test_stories_average_linkage import index_of
 from test_stories_link import FLOOD_FIRST, FLOOD_FOLLOW_UP, FLOOD_RETOLD, OTHER_STORY, article
 from worker import codec
-from worker.app import WorkerMetrics, link_messages
+from worker.app import WorkerMetrics, link_messages, relinked_decision
 from worker.records import Envelope
 from worker.settings import Settings
 from worker.stories import IndexChange, LinkConfig, link
@@ -149,3 +149,50 @@ def test_the_worker_counts_a_merge_apart_from_a_split() -> None:
     assert metrics.registry.get_sample_value("newsworker_story_changes_total", {"change": "merged"}) == 1
     assert metrics.registry.get_sample_value("newsworker_story_changes_total", {"change": "split"}) is None
     assert decode_entry(table["flood-2"]).story_id == "flood-1"
+
+
+def test_a_member_left_in_its_story_loses_its_links_to_the_articles_the_split_moved_out() -> None:
+    index = index_of(MIXED)
+    table = {article_id: encode_entry(index.entries[article_id]) for article_id, _ in MIXED[1]}
+    # chips-2 was linked to a flood report too; chips-1 opened the story and links nothing
+    stale = kept("chips-2", "chips-1", [("chips-1", 0.6), ("flood-1", 0.2)])
+    decisions = {"chips-1": kept("chips-1", "chips-1", []), "flood-1": kept("flood-1", "chips-1", [("chips-1", 0.2)]),
+                 "chips-2": stale, "flood-2": kept("flood-2", "chips-1", [("flood-1", 0.5)])}
+    settings, metrics = Settings(), WorkerMetrics()
+    flood_3 = article("flood-3", FLOOD_FOLLOW_UP, 50)
+    messages = link_messages(index_from_table(table), table, decisions, flood_3, Envelope(value=b""), settings,
+                             LinkConfig(), metrics)
+
+    events = [codec.loads(m.value) for m in messages if m.topic == settings.topic_followups]
+    schema = json.loads((SCHEMAS / "followup.schema.json").read_text())
+    for event in events:
+        jsonschema.validate(event, schema)
+    decision, *restated = events
+    assert [event["article_id"] for event in restated] == ["flood-1", "flood-2", "chips-2"]
+    chips_2 = restated[-1]
+    # it stays in the share story, linked to the share report alone, and says which move took its other link
+    assert (chips_2["story_id"], chips_2["relation"]) == ("chips-1", "same_story")
+    assert [x["article_id"] for x in chips_2["links"]] == ["chips-1"]
+    assert chips_2["updates"] == [{"article_id": "flood-1", "story_id": "flood-1", "previous_story_id": "chips-1"}]
+    assert read_decision(decisions["chips-2"])["event"] == chips_2  # kept as restated
+    assert read_decision(decisions["chips-2"])["followup"]["links"] == chips_2["links"]
+
+    # delivered again after a crash that lost the restated decision: it is restated again and goes out again
+    decisions["chips-2"] = stale
+    again = link_messages(index_from_table(table), table, decisions, flood_3, Envelope(value=b""), settings,
+                          LinkConfig(), metrics)
+    assert [codec.loads(m.value) for m in again if m.topic == settings.topic_followups] == events
+    assert read_decision(decisions["chips-2"])["event"] == chips_2
+
+
+def test_a_member_left_with_no_link_opens_its_story_again() -> None:
+    decision = codec.loads(kept("chips-2", "chips-1", [("flood-1", 0.2)]))
+    moves = [{"article_id": "flood-1", "story_id": "flood-1", "previous_story_id": "chips-1"}]
+    stories = {"chips-1": "chips-1", "chips-2": "chips-1", "flood-1": "flood-1"}
+    restated = relinked_decision(decision, moves, stories.get)
+    assert restated is not None
+    assert (restated["event"]["relation"], restated["event"]["links"], restated["event"]["new_fact_count"]) == (
+        "new_story", [], 0)
+    assert restated["followup"]["new_facts"] == [] and restated["followup"]["evidence"]["shared_keys"] == []
+    # a decision whose links all stay in its story is not restated
+    assert relinked_decision(codec.loads(kept("chips-2", "chips-1", [("chips-1", 0.6)])), moves, stories.get) is None
