@@ -188,6 +188,13 @@ def test_eval_stories_runs_end_to_end_and_scores_a_rejected_document_as_its_own_
         assert "pairwise P 1.000 R 0.667" in line and "hard-neg false-link 0.000" in line, line
         assert line.endswith("stories 5"), line
     assert "average t=0.15" in out
+    # the worker's own path (its tables as dicts) publishes a decision per article and agrees with the linker
+    worker = [line for line in out.splitlines() if line.startswith("  worker path")]
+    assert len(worker) == 2
+    for line in worker:
+        assert f"{len(_ECB_DOCS) - 1} decisions published" in line, line
+        assert line.endswith("0 with another story id than the index, 0 links to another story; 0 articles in "
+                             "another story than the linker's above"), line
 
 
 def test_ecb_files_are_found_at_any_depth(tmp_path: Path) -> None:

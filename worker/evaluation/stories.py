@@ -9,7 +9,8 @@ an online TF-IDF nearest-neighbour baseline measured in the same run (its thresh
 best one reported, as the README's baseline was tuned). After the seeds, an order-free reference: the same
 articles clustered at once by average linkage over the linker's own pair scores (``order_free_clusters``).
 A document the pipeline rejects (the worker would send it to the dead-letter topic) is linked to nothing and
-scored as a story of its own; each run says how many there were and why.
+scored as a story of its own; each run says how many there were and why. Each order also goes through the
+worker's own linking path (``worker_path``), to check that what it publishes agrees with the index at the end.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from worker.addresses import address_line
-from worker.codec import dumps, to_plain
+from worker.codec import dumps, loads, to_plain
 from worker.pipeline import build_pipeline
 from worker.records import Article, Envelope, Origin
 from worker.settings import Settings
-from worker.stories import Entry, FollowUp, LinkConfig, StoryLinker, followup_event, signature_of
+from worker.stories import Entry, FollowUp, LinkConfig, StoryIndex, StoryLinker, followup_event, signature_of
 from worker.stories.link import pair_scores
 from worker.stories.signature import prose
 from worker.stories.table import encode_entry, keep_decision
@@ -162,6 +163,46 @@ def link_stream(
         doc.doc_id: story[articles[doc.doc_id].id] if doc.doc_id in articles else _story_of_rejected(doc.doc_id)
         for doc, _ in stream
     }, decisions
+
+
+def worker_path(
+    stream: list[tuple[Document, datetime]], articles: dict[str, Article], predicted: dict[str, str],
+    config: LinkConfig, settings: Settings,
+) -> str:
+    """The same stream through the worker's own linking path (``link_messages``, its two tables as dicts): how
+    many decisions it published and how many earlier ones it published again, restated; and whether the last
+    event published for each article agrees with the index at the end (its story id, links only to articles of
+    its story) and with the ``predicted`` story of the linker scored above. A line to print."""
+    from worker.app import WorkerMetrics, link_messages  # the Faust app's module: loaded only for this check
+
+    index: StoryIndex = StoryIndex()
+    index.retention_seconds = config.retention_seconds
+    table: dict[str, bytes] = {}
+    decisions: dict[str, bytes] = {}
+    metrics = WorkerMetrics()
+    latest: dict[str, dict] = {}
+    published = restated = 0
+    for i, (doc, _) in enumerate(stream):
+        if doc.doc_id not in articles:
+            continue
+        article = articles[doc.doc_id]
+        envelope = Envelope(value=b"", origin=Origin(topic="ecb", partition=0, offset=i))
+        for message in link_messages(index, table, decisions, article, envelope, settings, config, metrics):
+            if message.topic == settings.topic_followups:
+                event = loads(message.value)
+                latest[event["article_id"]] = event
+                published += 1
+                restated += event["article_id"] != article.id
+    story_of = {article_id: entry.story_id for article_id, entry in index.entries.items()}
+    other_story = sum(event["story_id"] != story_of.get(article_id, event["story_id"])
+                      for article_id, event in latest.items())
+    links_out = sum(story_of.get(link["article_id"], story_of.get(article_id)) != story_of.get(article_id)
+                    for article_id, event in latest.items() for link in event["links"])
+    differ = sum(story_of.get(articles[doc.doc_id].id) != predicted[doc.doc_id] for doc, _ in stream
+                 if doc.doc_id in articles)
+    return (f"{'  worker path':<22} {published - restated} decisions published, {restated} restated; the last "
+            f"event of each article: {other_story} with another story id than the index, {links_out} links to "
+            f"another story; {differ} articles in another story than the linker's above")
 
 
 def _story_of_rejected(doc_id: str) -> str:
@@ -389,6 +430,7 @@ def evaluate_seed(
     print(f"{'  wrong decisions':<22} " + ", ".join(f"{kind} {errors[kind]}" for kind in _ERROR_KINDS)
           + f" (of {len(decisions)})")
     print(_kept_sizes(decisions, articles))
+    print(worker_path(stream, articles, predicted, config, settings))
     nearest = tfidf_nearest(stream)
     best = max(
         ((t, scores(documents, tfidf_baseline(nearest, t))) for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)),
