@@ -1,5 +1,6 @@
 """A story that turns out to hold two events splits in two (worker/stories/link.py ``_split``): the index, the
-story table and the restated decisions follow the articles that move to the new story."""
+story table and the restated decisions follow the articles that move to the new story, and the articles left behind
+drop their links to them (worker/app.py ``relinked_decision``)."""
 
 from __future__ import annotations
 

@@ -193,6 +193,7 @@ def worker_path(
                 latest[event["article_id"]] = event
                 published += 1
                 restated += event["article_id"] != article.id
+    # an article no longer indexed counts as agreeing (none is: the stream is shorter than the retention)
     story_of = {article_id: entry.story_id for article_id, entry in index.entries.items()}
     other_story = sum(event["story_id"] != story_of.get(article_id, event["story_id"])
                       for article_id, event in latest.items())
