@@ -1259,7 +1259,7 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
                 for link_ in cause["links"] if link_["article_id"] == update["article_id"]]
         return _restated(decision, {"story_id": update["story_id"], "updates": [update], "relation": "same_story",
                                     "links": back + list(links)})
-    kept = [x for x in links if story_of(x["article_id"]) in (None, update["story_id"])]
+    kept = _links_within(links, update["story_id"], story_of)
     return _restated(decision, {"story_id": update["story_id"], "updates": [update]}, kept)
 
 
@@ -1280,11 +1280,17 @@ def relinked_decision(decision: dict[str, Any], moves: list[dict[str, Any]],
     ('a', 'new_story', [], ['c'])
     """
     story_id, links = decision["event"]["story_id"], decision["event"]["links"]
-    kept = [x for x in links if story_of(x["article_id"]) in (None, story_id)]
+    kept = _links_within(links, story_id, story_of)
     if len(kept) == len(links):
         return None
     gone = {x["article_id"] for x in links} - {x["article_id"] for x in kept}
     return _restated(decision, {"updates": [move for move in moves if move["article_id"] in gone]}, kept)
+
+
+def _links_within(links: list[dict[str, Any]], story_id: str, story_of: Callable[[str], str | None]
+                  ) -> list[dict[str, Any]]:
+    """The ``links`` to articles of ``story_id``, or to articles whose story is not known (no longer indexed)."""
+    return [x for x in links if story_of(x["article_id"]) in (None, story_id)]
 
 
 def _restated(decision: dict[str, Any], changed: dict[str, Any], links: list[dict[str, Any]] | None = None

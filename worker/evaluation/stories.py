@@ -175,8 +175,7 @@ def worker_path(
     its story) and with the ``predicted`` story of the linker scored above. A line to print."""
     from worker.app import WorkerMetrics, link_messages  # the Faust app's module: loaded only for this check
 
-    index: StoryIndex = StoryIndex()
-    index.retention_seconds = config.retention_seconds
+    index = StoryIndex(retention_seconds=config.retention_seconds)
     table: dict[str, bytes] = {}
     decisions: dict[str, bytes] = {}
     metrics = WorkerMetrics()
