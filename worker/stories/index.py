@@ -804,6 +804,11 @@ class StoryIndex:
         """The article id of each row."""
         return [self._ids[row] for row in rows.tolist()]
 
+    def rows_of(self, article_ids: Iterable[str]) -> np.ndarray:
+        """The rows of those of ``article_ids`` that are indexed, in their order."""
+        rows = [self._row_of(article_id) for article_id in article_ids]
+        return np.asarray([row for row in rows if row is not None], dtype=np.int64)
+
     def story_size(self, story_id: str) -> int:
         """Indexed members of a story (1 for an id that names no story of several: a lone article)."""
         number = self._stories.number_of.get(story_id)

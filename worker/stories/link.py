@@ -24,7 +24,9 @@ How a decision is made:
    this article may be the report that shows one story holds two events. The group with the earliest article
    keeps the story id; the other moves to its own earliest article's id, and each moved member gets an update;
 6. relation: ``duplicate`` when the text is a near copy, ``follow_up`` when a large enough part of it is new
-   facts (sentences/quotes the linked earlier articles did not report), else ``same_story``.
+   facts (sentences/quotes the linked earlier articles did not report), else ``same_story``;
+7. links: the ``max_links`` best-scoring members, and the first article of each story the article re-roots or
+   merges (the worker publishes that one's decision again, linked back to this article with this score).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ from worker.stories.signature import (
 )
 
 Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
+
+_MOST_LINKS = 5  # links of one decision: schemas/followup.schema.json's maxItems
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,9 @@ class LinkConfig:
     date_agreement_bonus: float = 0.10
     event_day_tolerance: int = 2
     max_candidates: int = 64
-    max_links: int = 3  # links listed per decision: the best-scoring members of the joined stories
+    # links listed per decision: the best-scoring members of the joined stories (and, past them, the first article
+    # of each story it re-roots or merges, up to ``_MOST_LINKS`` in all)
+    max_links: int = 3
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
     max_evictions: int = 1_000  # per decision: eviction work stays bounded
     # What a follow-up lists of its new facts: a page of 10,000 new sentences must not make a decision of a
@@ -190,16 +196,21 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         return IndexChange(add=entry, evict=evict), FollowUp(article.id, "new_story", unlinkable=unlinkable)
 
     story_id, restory, updates = _choose_story(index, article.id, published, stories)
+    # the first articles of the stories re-rooted or merged (each story's id), whose decisions change with it
+    roots = [old for old, _ in restory if old != article.id]
     move: tuple[tuple[str, str], ...] = ()
     split = _split(index, article.id, published, story_id, stories, linked, config)
     if split is not None:
         story_id, move, updates, linked = split
-    linked = [c for c in linked if c.score > 0][: config.max_links]
-    earlier = [c for c in linked if c.published is None or published is None or c.published <= published]
+        into = {update.article_id: update.story_id for update in updates}  # at most ``split_most``
+        roots = [old for old in roots if into.get(old) == story_id]
+    linked = [c for c in linked if c.score > 0]
+    listed = linked[: config.max_links]
+    earlier = [c for c in listed if c.published is None or published is None or c.published <= published]
     new_facts, sentence_count = _new_facts(
         article, [index.entries[c.article_id].signature for c in earlier], config.fact_known_share
     )
-    best = linked[0]
+    best = listed[0]
     if best.text >= config.duplicate_threshold:
         relation: Relation = "duplicate"
     elif (
@@ -210,9 +221,14 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         relation = "follow_up"
     else:
         relation = "same_story"
+    listed += _first_articles(index, signature, published, roots, listed, linked, config)
     links = tuple(
-        Link(c.article_id, "duplicate" if c.text >= config.duplicate_threshold else relation_to(relation), c.score)
-        for c in linked
+        Link(
+            c.article_id,
+            "duplicate" if c.text >= config.duplicate_threshold else relation_to(relation),
+            min(c.score, 1.0),  # the event-day and past-year bonuses can lift a near copy's over 1
+        )
+        for c in sorted(listed, key=lambda c: (-c.score, c.article_id))
     )
     best_signature = index.entries[best.article_id].signature
     shared = set(signature.key_array().tolist()) & set(best_signature.key_array().tolist())
@@ -529,6 +545,33 @@ def _split(
         if (final := story_id if kept[k] else new_id) != entry.story_id
     )
     return (new_id if article_moved else story_id), moves, updates, own
+
+
+def _first_articles(
+    index: StoryIndex,
+    signature: Signature,
+    published: float | None,
+    roots: list[str],
+    listed: list[_Scored],
+    scored: list[_Scored],
+    config: LinkConfig,
+) -> list[_Scored]:
+    """Those of ``roots`` not ``listed`` already, scored (from ``scored``, or now when the lookup and the story's
+    sample left one out), best first: the first articles of the stories this article re-roots or merges into its
+    own. The worker publishes each one's decision again in the new story, linked back to this article with this
+    score. One that scores nothing is left out, and so are those past the links the schema allows (five)."""
+    shown = {c.article_id for c in listed}
+    wanted = [old for old in roots if old not in shown]
+    if not wanted:
+        return []
+    known = {c.article_id: c for c in scored}
+    unscored = [old for old in wanted if old not in known]
+    if unscored:
+        block = index.block(index.rows_of(unscored))
+        known.update((c.article_id, c) for c in _score_block(index, signature, published, block, config))
+    found = sorted((known[old] for old in wanted if old in known and known[old].score > 0),
+                   key=lambda c: (-c.score, c.article_id))
+    return found[: max(_MOST_LINKS - len(listed), 0)]
 
 
 def _listed(facts: list[Fact], config: LinkConfig) -> tuple[Fact, ...]:
