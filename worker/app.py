@@ -1239,11 +1239,14 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
                       story_of: Callable[[str], str | None] = lambda article_id: None) -> dict[str, Any]:
     """A kept decision ({followup, event}) after the article of event ``cause`` moved it to another story.
 
-    Pure. The article keeps its links and new facts; it gets the new story id and the update saying so. An
-    article that had opened its story no longer has: it becomes ``same_story``, linked back to ``cause``'s
-    article when that one linked to it. When its story split, the links to articles now in the other story
-    (``story_of`` an article, None when not known) are dropped, and an article left with no link opens its
-    story: ``new_story``, with no new facts and no evidence.
+    Pure. The article keeps its links and new facts; it gets the new story id and the update saying so. When its
+    story split, the links to articles now in the other story (``story_of`` an article, None when not known) are
+    dropped. Its relation follows where it now stands in its story:
+    - its story's first article (a split gave the part it is in its id): ``new_story``, with no new facts, its
+      links to the later articles of its story ``same_story`` (or ``duplicate``, a near copy);
+    - an article that had opened its story and no longer does: linked back to ``cause``'s article when that one
+      linked to it, and ``duplicate`` when that one found it a near copy, else ``same_story``;
+    - any other left with no link opens its story: ``new_story``, with no new facts and no evidence.
 
     >>> kept = {"followup": {"story_id": "b", "relation": "new_story", "links": [], "updates": []},
     ...         "event": {"article_id": "b", "story_id": "b", "relation": "new_story", "links": [], "updates": []}}
@@ -1253,14 +1256,19 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
     >>> event["story_id"], event["relation"], event["links"]
     ('a', 'same_story', [{'article_id': 'a', 'relation': 'same_story', 'score': 0.6}])
     """
-    links = decision["event"]["links"]
+    own, links = decision["event"]["article_id"], decision["event"]["links"]
+    changed = {"story_id": update["story_id"], "updates": [update]}
+    if update["story_id"] == own:
+        later = [{**x, "relation": "duplicate" if x["relation"] == "duplicate" else "same_story"}
+                 for x in _links_within(links, own, story_of)]
+        return _restated(decision, {**changed, "relation": "new_story", "links": later})
     if decision["event"]["relation"] == "new_story":
-        back = [{"article_id": cause["article_id"], "relation": "same_story", "score": link_["score"]}
-                for link_ in cause["links"] if link_["article_id"] == update["article_id"]]
-        return _restated(decision, {"story_id": update["story_id"], "updates": [update], "relation": "same_story",
-                                    "links": back + list(links)})
-    kept = _links_within(links, update["story_id"], story_of)
-    return _restated(decision, {"story_id": update["story_id"], "updates": [update]}, kept)
+        back = [{"article_id": cause["article_id"], "relation": x["relation"], "score": x["score"]}
+                for x in cause["links"] if x["article_id"] == update["article_id"]]
+        relation = "duplicate" if any(x["relation"] == "duplicate" for x in back) else "same_story"
+        back = [{**x, "relation": relation} for x in back]
+        return _restated(decision, {**changed, "relation": relation, "links": back + list(links)})
+    return _restated(decision, changed, _links_within(links, update["story_id"], story_of))
 
 
 def relinked_decision(decision: dict[str, Any], moves: list[dict[str, Any]],
@@ -1296,16 +1304,19 @@ def _links_within(links: list[dict[str, Any]], story_id: str, story_of: Callable
 def _restated(decision: dict[str, Any], changed: dict[str, Any], links: list[dict[str, Any]] | None = None
               ) -> dict[str, Any]:
     """``decision`` with ``changed`` in its followup and event and, when given, only the ``links`` kept of its
-    links (none kept: it opens its story, with no new facts and no evidence). The moves it had made itself are
-    not restated: what it says now is why it changed."""
-    in_followup: dict[str, Any] = {}
-    in_event: dict[str, Any] = {}
+    links (none kept: it opens its story). One that becomes ``new_story`` has no new facts, and one left with no
+    link no evidence. The moves it had made itself are not restated: what it says now is why it changed."""
     if links is not None and len(links) < len(decision["event"]["links"]):
         changed = {**changed, "links": links}
         if not links:
             changed["relation"] = "new_story"
-            in_followup = {"new_facts": [], "evidence": codec.to_plain(Evidence())}
-            in_event = {"new_fact_count": 0}
+    in_followup: dict[str, Any] = {}
+    in_event: dict[str, Any] = {}
+    if changed.get("relation") == "new_story":
+        in_followup["new_facts"] = []
+        in_event["new_fact_count"] = 0
+    if "links" in changed and not changed["links"]:
+        in_followup["evidence"] = codec.to_plain(Evidence())
     followup, event = ({name: value for name, value in part.items() if name != "updates_left_out"}
                        for part in (decision["followup"], decision["event"]))
     return {"followup": {**followup, **changed, **in_followup}, "event": {**event, **changed, **in_event}}

@@ -80,7 +80,10 @@ async def test_re_rooting_a_story_of_twenty_thousand_publishes_a_bounded_correct
         # the listed members' decisions, restated, and nothing more
         assert [e["article_id"] for e in events[1:]] == [u["article_id"] for u in event["updates"]]
         assert all(e["story_id"] == article_id for e in events[1:])
-        assert events[1]["relation"] == "same_story"
+        # the old root, a copy of this article published after it, is now its duplicate and links back to it
+        assert (events[1]["relation"], events[1]["new_fact_count"]) == ("duplicate", 0)
+        assert [(x["article_id"], x["relation"]) for x in events[1]["links"]] == [(article_id, "duplicate")]
+        assert event["relation"] == "new_story" and event["new_fact_count"] == 0
         assert max(len(value) for _, _, value, _ in sender.sent) < 64 * 1024
         for published in events:
             jsonschema.validate(published, schema)

@@ -443,6 +443,7 @@ async def test_an_earlier_article_arriving_later_becomes_the_first_and_the_other
     assert outputs.followup("mine-later")["story_id"] == later_id
     earlier_followup = outputs.followup("mine-earlier")
     assert earlier_followup["story_id"] == earlier_id  # published first: it starts the story
+    assert (earlier_followup["relation"], earlier_followup["new_facts"]) == ("new_story", [])  # nothing before it
     assert later_id in [link["article_id"] for link in earlier_followup["links"]]
     move = {"article_id": later_id, "story_id": earlier_id, "previous_story_id": later_id}
     assert earlier_followup["updates"] == [move]

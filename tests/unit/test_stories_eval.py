@@ -194,7 +194,8 @@ def test_eval_stories_runs_end_to_end_and_scores_a_rejected_document_as_its_own_
     for line in worker:
         assert f"{len(_ECB_DOCS) - 1} decisions published" in line, line
         assert line.endswith("0 with another story id than the index, 0 links to another story, 0 linked with no "
-                             "link, 0 scores outside 0..1; 0 articles in another story than the linker's above"), line
+                             "link, 0 new_story where the article is not its story's first or the reverse, 0 scores "
+                             "outside 0..1; 0 articles in another story than the linker's above"), line
 
 
 def test_ecb_files_are_found_at_any_depth(tmp_path: Path) -> None:

@@ -13,12 +13,12 @@ import jsonschema
 
 from test_stories_average_linkage import index_of
 from test_stories_link import FLOOD_FIRST, FLOOD_FOLLOW_UP, FLOOD_RETOLD, article
-from test_stories_split import kept
+from test_stories_split import MIXED, kept
 from worker import codec
 from worker.app import WorkerMetrics, link_messages
 from worker.records import Envelope
 from worker.settings import Settings
-from worker.stories import LinkConfig, StoryLinker, link
+from worker.stories import LinkConfig, StoryIndex, StoryLinker, link
 from worker.stories.link import pair_scores
 from worker.stories.table import encode_entry
 
@@ -91,3 +91,43 @@ def test_published_scores_stay_within_the_schema_when_a_bonus_lifts_a_near_copy(
     assert dict(pair_scores(index, copy))["flood-1"] > 1  # the same past year both name: a bonus on top
     _, followup = link(index, copy)
     assert (followup.relation, [(x.article_id, x.score) for x in followup.links]) == ("duplicate", [("flood-1", 1.0)])
+
+
+def test_a_copy_that_arrived_first_is_the_duplicate_once_the_original_arrives() -> None:
+    index, table, decisions, settings = StoryIndex(), {}, {}, Settings()
+    latest = {}
+    for sent in (article("copy", FLOOD_FIRST + " ", 3), article("original", FLOOD_FIRST, 0)):
+        for message in link_messages(index, table, decisions, sent, Envelope(value=b""), settings, LinkConfig(),
+                                     WorkerMetrics()):
+            if message.topic == settings.topic_followups:
+                event = codec.loads(message.value)
+                jsonschema.validate(event, SCHEMA)
+                latest[event["article_id"]] = event
+    # as if they had come in the order they were published: the original opens the story, the copy duplicates it
+    original, copy = latest["original"], latest["copy"]
+    assert (original["story_id"], original["relation"], original["new_fact_count"]) == ("original", "new_story", 0)
+    assert [(x["article_id"], x["relation"]) for x in original["links"]] == [("copy", "duplicate")]
+    assert (copy["story_id"], copy["relation"]) == ("original", "duplicate")
+    assert copy["links"] == [{"article_id": "original", "relation": "duplicate",
+                              "score": original["links"][0]["score"]}]
+
+
+def test_the_first_article_of_a_part_split_off_is_new_story_linked_to_the_later_ones() -> None:
+    index = index_of(MIXED)
+    table = {article_id: encode_entry(index.entries[article_id]) for article_id, _ in MIXED[1]}
+    # flood-1 had joined the share story, linked to a share report and to the later flood report
+    decisions = {"chips-1": kept("chips-1", "chips-1", []),
+                 "flood-1": kept("flood-1", "chips-1", [("chips-1", 0.2), ("flood-2", 0.5)]),
+                 "chips-2": kept("chips-2", "chips-1", [("chips-1", 0.6)]),
+                 "flood-2": kept("flood-2", "chips-1", [("flood-1", 0.5)])}
+    settings = Settings()
+    messages = link_messages(index, table, decisions, article("flood-3", FLOOD_FOLLOW_UP, 50), Envelope(value=b""),
+                             settings, LinkConfig(), WorkerMetrics())
+    events = {(event := codec.loads(m.value))["article_id"]: event for m in messages
+              if m.topic == settings.topic_followups}
+    for event in events.values():
+        jsonschema.validate(event, SCHEMA)
+    first = events["flood-1"]
+    assert (first["story_id"], first["relation"], first["new_fact_count"]) == ("flood-1", "new_story", 0)
+    assert first["links"] == [{"article_id": "flood-2", "relation": "same_story", "score": 0.5}]
+    assert (events["flood-2"]["story_id"], events["flood-2"]["relation"]) == ("flood-1", "same_story")

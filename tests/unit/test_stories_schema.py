@@ -57,10 +57,15 @@ def test_article_followup_and_event_validate(position: int) -> None:
 
 
 def test_relations_seen_in_the_contract_example_stream() -> None:
-    relations = [a.followup.relation for a in linked()]
-    assert relations[0] == "new_story" and relations[1] == "follow_up" and relations[2] == "duplicate"
-    # ship-0 was published before ship-1: it is the story's first article and ship-1/ship-2 get updates
-    assert {u.article_id for u in linked()[2].followup.updates} == {"ship-1", "ship-2"}
+    articles = linked()
+    relations = [a.followup.relation for a in articles]
+    assert relations[:3] == ["new_story", "follow_up", "new_story"]
+    # ship-0 was published before ship-1, its copy: it is the story's first article, linked to the later ones
+    # (ship-1 a near copy of it), and ship-1/ship-2 get updates
+    first = articles[2].followup
+    assert first.story_id == "ship-0" and first.new_facts == ()
+    assert first.links[0].article_id == "ship-1" and first.links[0].relation == "duplicate"
+    assert {u.article_id for u in first.updates} == {"ship-1", "ship-2"}
 
 
 def test_schema_enums_match_the_code() -> None:

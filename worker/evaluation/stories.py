@@ -173,7 +173,8 @@ def worker_path(
     many decisions it published and how many earlier ones it published again, restated; and whether the last
     event published for each article agrees with the index at the end (its story id, links only to articles of
     its story) and with the ``predicted`` story of the linker scored above, and says what it can (a relation
-    other than ``new_story`` with a link, scores in 0..1). A line to print."""
+    other than ``new_story`` with a link, ``new_story`` for its story's first article only, scores in 0..1). A
+    line to print."""
     from worker.app import WorkerMetrics, link_messages  # the Faust app's module: loaded only for this check
 
     index = StoryIndex(retention_seconds=config.retention_seconds)
@@ -199,15 +200,19 @@ def worker_path(
                       for article_id, event in latest.items())
     links_out = sum(story_of.get(link["article_id"], story_of.get(article_id)) != story_of.get(article_id)
                     for article_id, event in latest.items() for link in event["links"])
-    # a duplicate, same_story or follow_up with nothing to link to, and scores the schema refuses (0 < score <= 1)
+    # a duplicate, same_story or follow_up with nothing to link to; new_story for an article that is not its story's
+    # first, or another relation for one that is; and scores the schema refuses (0 < score <= 1)
     unlinked = sum(event["relation"] != "new_story" and not event["links"] for event in latest.values())
+    misnamed = sum((event["relation"] == "new_story") != (event["story_id"] == article_id)
+                   for article_id, event in latest.items())
     off_scale = sum(not 0 < link["score"] <= 1 for event in latest.values() for link in event["links"])
     differ = sum(story_of.get(articles[doc.doc_id].id) != predicted[doc.doc_id] for doc, _ in stream
                  if doc.doc_id in articles)
     return (f"{'  worker path':<22} {published - restated} decisions published, {restated} restated; the last "
             f"event of each article: {other_story} with another story id than the index, {links_out} links to "
-            f"another story, {unlinked} linked with no link, {off_scale} scores outside 0..1; {differ} articles in "
-            f"another story than the linker's above")
+            f"another story, {unlinked} linked with no link, {misnamed} new_story where the article is not its "
+            f"story's first or the reverse, {off_scale} scores outside 0..1; {differ} articles in another story than "
+            f"the linker's above")
 
 
 def _story_of_rejected(doc_id: str) -> str:

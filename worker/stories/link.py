@@ -211,8 +211,12 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         article, [index.entries[c.article_id].signature for c in earlier], config.fact_known_share
     )
     best = listed[0]
-    if best.text >= config.duplicate_threshold:
-        relation: Relation = "duplicate"
+    if story_id == article.id:
+        # published before every article of its story (it re-rooted or split it): nothing earlier matched, and its
+        # links are to the later articles; the first of them becomes what this one would have been to it
+        relation: Relation = "new_story"
+    elif best.text >= config.duplicate_threshold:
+        relation = "duplicate"
     elif (
         earlier
         and len(new_facts) >= config.follow_up_min_new
@@ -243,7 +247,7 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         story_id,
         relation,
         links,
-        _listed(new_facts, config) if relation != "duplicate" else (),
+        _listed(new_facts, config) if relation in ("same_story", "follow_up") else (),
         evidence,
         updates,
         "no_published_at" if signature.published is None else None,
@@ -267,7 +271,9 @@ def _stored(signature: Signature, published: float | None) -> Signature:
 
 
 def relation_to(relation: Relation) -> Relation:
-    return "same_story" if relation == "duplicate" else relation
+    """A decision's relation to a linked article that is not a near copy of it: ``same_story`` for a duplicate (of
+    another linked article) and for a new story (whose links are to the later articles of its story)."""
+    return "same_story" if relation in ("duplicate", "new_story") else relation
 
 
 @dataclass(frozen=True, slots=True)
