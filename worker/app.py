@@ -1263,10 +1263,9 @@ def restated_decision(decision: dict[str, Any], update: dict[str, Any], cause: d
                  for x in _links_within(links, own, story_of)]
         return _restated(decision, {**changed, "relation": "new_story", "links": later})
     if decision["event"]["relation"] == "new_story":
-        back = [{"article_id": cause["article_id"], "relation": x["relation"], "score": x["score"]}
-                for x in cause["links"] if x["article_id"] == update["article_id"]]
-        relation = "duplicate" if any(x["relation"] == "duplicate" for x in back) else "same_story"
-        back = [{**x, "relation": relation} for x in back]
+        found = [x for x in cause["links"] if x["article_id"] == update["article_id"]]
+        relation = "duplicate" if any(x["relation"] == "duplicate" for x in found) else "same_story"
+        back = [{"article_id": cause["article_id"], "relation": relation, "score": x["score"]} for x in found]
         return _restated(decision, {**changed, "relation": relation, "links": back + list(links)})
     return _restated(decision, changed, _links_within(links, update["story_id"], story_of))
 

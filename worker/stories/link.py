@@ -23,8 +23,9 @@ How a decision is made:
 5. a small grown story (``split_most``) that average linkage parts into two groups scoring low together splits:
    this article may be the report that shows one story holds two events. The group with the earliest article
    keeps the story id; the other moves to its own earliest article's id, and each moved member gets an update;
-6. relation: ``duplicate`` when the text is a near copy, ``follow_up`` when a large enough part of it is new
-   facts (sentences/quotes the linked earlier articles did not report), else ``same_story``;
+6. relation: ``new_story`` when the article is its story's first (published before the articles it links to),
+   ``duplicate`` when the text is a near copy, ``follow_up`` when a large enough part of it is new facts
+   (sentences/quotes the linked earlier articles did not report), else ``same_story``;
 7. links: the ``max_links`` best-scoring members, and the first article of each story the article re-roots or
    merges (the worker publishes that one's decision again, linked back to this article with this score).
 """
@@ -212,8 +213,8 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
     )
     best = listed[0]
     if story_id == article.id:
-        # published before every article of its story (it re-rooted or split it): nothing earlier matched, and its
-        # links are to the later articles; the first of them becomes what this one would have been to it
+        # published before every article of its story (it re-rooted it, or a split made it its part's first):
+        # nothing earlier matched, and its links are to later articles, whose own decisions say how they relate
         relation: Relation = "new_story"
     elif best.text >= config.duplicate_threshold:
         relation = "duplicate"
