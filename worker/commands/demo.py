@@ -227,8 +227,10 @@ def _describe_article(article: dict[str, Any], sample: str | None, style: _Style
     if isinstance(followup, dict) and followup.get("relation"):
         links = [f"{link.get('article_id')} ({link.get('relation')}, {link.get('score', 0):.2f})"
                  for link in (followup.get("links") or [])[:2]]
+        # a new story's links are to later articles: it was published before them and came after them
+        joiner = ", published before " if followup["relation"] == "new_story" else " of "
         lines.append(f"    story {followup.get('story_id')}: {style.cyan(followup['relation'])}"
-                     + (f" of {', '.join(links)}" if links else ""))
+                     + (f"{joiner}{', '.join(links)}" if links else ""))
         facts = followup.get("new_facts") or []
         if links and facts:
             lines.append(f"    new: {_first_words(facts[0].get('text', ''), 16)}"
