@@ -226,14 +226,14 @@ def link(index: StoryIndex, article: Article, config: LinkConfig = LinkConfig())
         relation = "follow_up"
     else:
         relation = "same_story"
-    listed += _first_articles(index, signature, published, roots, listed, linked, config)
+    shown = listed + _first_articles(index, signature, published, roots, listed, linked, config)
     links = tuple(
         Link(
             c.article_id,
             "duplicate" if c.text >= config.duplicate_threshold else relation_to(relation),
             min(c.score, 1.0),  # the event-day and past-year bonuses can lift a near copy's over 1
         )
-        for c in sorted(listed, key=lambda c: (-c.score, c.article_id))
+        for c in sorted(shown, key=lambda c: (-c.score, c.article_id))
     )
     best_signature = index.entries[best.article_id].signature
     shared = set(signature.key_array().tolist()) & set(best_signature.key_array().tolist())
