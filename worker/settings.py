@@ -74,9 +74,10 @@ class Settings(BaseSettings):
     # --- story linking ----------------------------------------------------------------------------
     sentence_vectors: bool = Field(
         False,
-        description="Embed the first three sentences of each article (all-MiniLM-L6-v2; needs the `vectors` extra) "
-                    "and weigh how closely two leads agree in story linking: fewer links between two events of one "
-                    "kind, for about 40 ms of pipeline CPU and 144 B of index memory per article.")
+        description="Experimental: embed the first three sentences of each article (all-MiniLM-L6-v2; needs the "
+                    "`vectors` extra) and weigh how closely two leads agree in story linking. Costs about 40 ms of "
+                    "pipeline CPU and 144 B of index memory per article; not yet for production (README: "
+                    "\"Sentence vectors\").")
 
     @field_validator("brokers")
     @classmethod
