@@ -173,6 +173,7 @@ class SyntheticCorpus:
         return self._sample(np.random.default_rng(story), KEYS_PER_ARTICLE)
 
     def _random_vectors(self, count: int) -> np.ndarray:
+        """``count`` rows of random lead signs, or rows of none when the corpus has no vectors."""
         if not self.vectors:
             return np.zeros((count, 0), dtype=np.uint8)
         return self._vector_rng.integers(0, 256, size=(count, LEAD_SENTENCES * SENTENCE_BYTES), dtype=np.uint8)
@@ -205,7 +206,7 @@ class SyntheticCorpus:
                     facts=np.unique(facts[i]).astype("<u2").tobytes(),
                     fact_limit=2**16,
                     words=600,
-                    vectors=vectors[i].tobytes() if self.vectors else b"",
+                    vectors=vectors[i].tobytes(),  # empty without vectors: the rows are 0 wide
                 )
             )
         return out
@@ -219,7 +220,7 @@ class SyntheticCorpus:
             source_id=f"query-{serial}",
             text=" ".join(s[:1].upper() + s[1:] for s in sentences),
             published_at=datetime.fromtimestamp(published, timezone.utc),
-            lead_vectors=encode_vectors(self._random_vectors(1)[0].tobytes()) if self.vectors else "",
+            lead_vectors=encode_vectors(self._random_vectors(1)[0].tobytes()),
         )
 
 

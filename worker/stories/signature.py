@@ -44,9 +44,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.addresses import WEB_ADDRESS
-from worker.vectors import LEAD_SENTENCES, SENTENCE_BYTES, decode_vectors
 from worker.normalize.dates import FOUR_DIGIT_YEAR
 from worker.records import Article
+from worker.vectors import LEAD_SENTENCES, SENTENCE_BYTES, decode_vectors
 
 NUM_PERM = 32  # MinHash permutations: 8 LSH bands × 4 rows
 BANDS = 8
