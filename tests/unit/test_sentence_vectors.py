@@ -167,3 +167,11 @@ def test_an_index_without_vectors_keeps_their_column_out_of_memory() -> None:
     index.apply(link(index, _with_vectors(_article("v", BRIDGE, hours=4000), [True]))[0])
     assert "vectors" in columns.written
     assert columns.nbytes() - without >= columns.size * 3 * SENTENCE_BYTES
+
+
+def test_the_lead_is_prose_an_address_line_and_a_date_stamp_are_left_out() -> None:
+    from worker.nlp.vectors import lead_sentences
+
+    article = _article("a", ("http : / / www . example . com / news / canal - bridge - falls - in - port - ellis",
+                             "Posted : Apr 02 , 2009 11 : 06 PM",) + BRIDGE)
+    assert lead_sentences(article) == [" ".join(s.split()) for s in BRIDGE[:3]]

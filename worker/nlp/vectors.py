@@ -15,13 +15,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from worker.addresses import WEB_ADDRESS
 from worker.records import Article
 from worker.vectors import LEAD_SENTENCES, encode_vectors, pack_signs
 
+_MIN_WORDS = 5
+_WORD = re.compile(r"[^\W\d_]{2,}")
 _MAX_SENTENCE_CHARS = 1_000  # the encoder reads 256 word pieces; a longer "sentence" is cut before tokenizing
 
 
@@ -48,12 +52,14 @@ def load_sentence_model() -> Any:
 
 
 def lead_sentences(article: Article, most: int = LEAD_SENTENCES) -> list[str]:
-    """The article's first ``most`` non-empty sentences (the normalizer's spans; the text's start without them)."""
+    """The article's first ``most`` prose sentences (the normalizer's spans; the text's start without them): web
+    addresses blanked, as the signature blanks them, and a sentence with fewer than ``_MIN_WORDS`` words of letters
+    (a date stamp, ``Posted : Apr 02 , 2009 11 : 06 PM``, a bare address) skipped."""
     spans = [(s.start, s.end) for s in article.sentences] or [(0, len(article.text))]
     found = []
     for start, end in spans:
-        sentence = article.text[start:end].strip()
-        if sentence:
+        sentence = " ".join(WEB_ADDRESS.sub(" ", article.text[start:end]).split())
+        if len(_WORD.findall(sentence)) >= _MIN_WORDS:
             found.append(sentence[:_MAX_SENTENCE_CHARS])
         if len(found) == most:
             break
