@@ -124,10 +124,6 @@ def build_pipeline(settings: Settings, observe: StageObserver = _ignore) -> Pipe
     limits = InputLimits(max_body_bytes=settings.max_body_bytes)
     config = NormalizeConfig(max_html_depth=settings.max_html_depth, max_html_elements=settings.max_html_elements)
     stages: list[Stage] = [*_nlp_stages()]
-    if settings.sentence_vectors:
-        from worker.nlp.vectors import VectorStage, load_sentence_model
-
-        stages.append(Stage("vectors", VectorStage(load_sentence_model())))
     return Pipeline(limits=limits, normalize_config=config, stages=stages, observe=observe)
 
 

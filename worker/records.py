@@ -170,7 +170,4 @@ class Article:
     focus_locations: tuple[Location, ...] = ()
     dateline_location: Location | None = None
     quotes: tuple[Quote, ...] = ()
-    # The signs of the lead sentences' vectors, base64 (worker/nlp/vectors.py): empty unless sentence vectors are
-    # on. The story linker compares them; they travel with the article on the internal topic.
-    lead_vectors: str = ""
     followup: Any = None

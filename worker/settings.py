@@ -71,14 +71,6 @@ class Settings(BaseSettings):
     max_html_depth: int = Field(400, ge=10, description="Deeper HTML nesting is dead-lettered (html_too_complex).")
     max_html_elements: int = Field(100_000, ge=10, description="HTML with more elements is dead-lettered.")
 
-    # --- story linking ----------------------------------------------------------------------------
-    sentence_vectors: bool = Field(
-        False,
-        description="Experimental: embed the first three sentences of each article (all-MiniLM-L6-v2; needs the "
-                    "`vectors` extra) and weigh how closely two leads agree in story linking. Costs about 40 ms of "
-                    "pipeline CPU and 144 B of index memory per article; not yet for production (README: "
-                    "\"Sentence vectors\").")
-
     @field_validator("brokers")
     @classmethod
     def _strip_scheme(cls, value: str) -> str:

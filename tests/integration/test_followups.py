@@ -38,7 +38,6 @@ from worker.kafka.topics import create_topics
 from worker.settings import Settings
 from worker.stories import Entry
 from worker.stories.table import decode_entry
-from worker.vectors import SENTENCE_BYTES, decode_vectors
 
 from schema_check import schema_errors
 
@@ -492,30 +491,3 @@ async def test_no_article_is_lost_while_workers_join_and_leave_the_group(setting
     assert set(outputs.articles) == {source_of(m) for m in messages}
     assert not outputs.dead_letters
     logger.info("skipped raw records noticed by the worker that stayed: %d", gaps)
-
-
-async def test_with_sentence_vectors_on_articles_carry_them_and_a_follow_up_is_still_linked(
-        settings_for, topic_prefix, tmp_path):
-    """The setting reaches the pipeline's child process, the vectors ride the internal topic to the linker, and
-    what comes out carries them (checked against the article schema like every output)."""
-    settings = worker_settings(settings_for, topic_prefix, tmp_path / "data", sentence_vectors=True)
-    await create_topics(settings)
-    first = raw("orchard-first", ORCHARD_FIRST, "2025-04-10T21:00:00Z")
-    follow_up = raw("orchard-next", ORCHARD_FOLLOW_UP, "2025-04-11T15:00:00Z")
-    async with OutputReader(settings) as reader:
-        worker = start_worker(settings, tmp_path / "worker.log")
-        try:
-            await asyncio.to_thread(worker.wait_ready)
-            for message in (first, follow_up):
-                await publish(settings, settings.topic_raw, [message])
-                await reader.wait_for([source_of(message)], [worker])
-            outputs = reader.outputs
-        finally:
-            worker.stop()
-    for source in ("orchard-first", "orchard-next"):
-        assert len(decode_vectors(outputs.article(source)["lead_vectors"])) == 3 * SENTENCE_BYTES
-    first_id = outputs.article("orchard-first")["id"]
-    assert outputs.followup("orchard-next")["story_id"] == first_id
-    assert outputs.followup("orchard-next")["relation"] in ("same_story", "follow_up")
-    # the story table keeps the follow-up's vectors (the third layout), so a restarted worker still weighs them
-    assert (await story_changelog(settings))[outputs.article("orchard-next")["id"]].signature.vectors

@@ -108,3 +108,21 @@ def test_the_rebuild_leaves_unreadable_values_out_and_names_them():
     assert sorted(unreadable) == ["a-cut", "a-junk", "a-newer"]
     assert list(recovered.entries) == ["a-good"] and recovered.entries["a-good"] == good
     assert table["a-newer"] == bytes(newer)  # left in the table for a version that reads it
+
+
+def test_a_value_written_with_the_removed_sentence_vectors_recovers_without_them():
+    from worker.stories.table import _HEADS, _with_story
+
+    current = entry("a-1")
+    value = encode_entry(current)
+    vectors = bytes(range(144))  # the third layout's 8th byte string: three sentences of 48-byte signs
+    third = bytes([3]) + value[1:] + len(vectors).to_bytes(4, "little") + vectors
+    assert _HEADS[3].size == _HEADS[2].size
+    assert decode_entry(third) == current
+    assert decode_entry(_with_story(third, "s-2")) == Entry(current.signature, "s-2")
+    try:
+        decode_entry(third[:-1])
+    except ValueError as error:
+        assert "cut short" in str(error)
+    else:
+        raise AssertionError("a cut third-layout value was decoded")

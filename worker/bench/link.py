@@ -38,7 +38,6 @@ from worker.stories.index import Candidates
 from worker.stories.link import _score_candidates
 from worker.stories.signature import MAX_FACTS, MAX_KEYS, NUM_PERM, Signature, key_hash, signature_of
 from worker.stories.table import decode_entry, encode_entry, index_from_table
-from worker.vectors import LEAD_SENTENCES, SENTENCE_BYTES, encode_vectors
 
 VOCABULARY = 200_000
 KEYS_PER_ARTICLE = MAX_KEYS
@@ -52,9 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=int, default=200, help="articles linked (timed) at each step")
     parser.add_argument("--brute-queries", type=int, default=5, help="brute-force scans timed at each step")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--sentence-vectors", action="store_true",
-                        help="every article carries lead sign vectors (NEWSWORKER_SENTENCE_VECTORS): their memory "
-                             "and scoring cost")
     parser.add_argument("--no-freeze", action="store_true",
                         help="leave what the imports made in the collector's full passes (the worker freezes it)")
 
@@ -152,10 +148,8 @@ def _beside_a_loop(work: Callable[[], object]) -> tuple[float, float]:
 
 
 class SyntheticCorpus:
-    def __init__(self, seed: int, vectors: bool = False) -> None:
+    def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
-        self.vectors = vectors  # random lead sign vectors on every article: the cost of sentence vectors
-        self._vector_rng = np.random.default_rng(seed + 1)  # apart: the corpus without vectors stays the same
         self.words = [f"w{i}" for i in range(VOCABULARY)]
         # every other word is a name (an entity, place or number key), the others topic words, as in ECB+ dev
         # articles (16.5 names among 31.0 keys: eval stories); the index posts only an article's names
@@ -172,12 +166,6 @@ class SyntheticCorpus:
     def _story_words(self, story: int) -> np.ndarray:
         return self._sample(np.random.default_rng(story), KEYS_PER_ARTICLE)
 
-    def _random_vectors(self, count: int) -> np.ndarray:
-        """``count`` rows of random lead signs, or rows of none when the corpus has no vectors."""
-        if not self.vectors:
-            return np.zeros((count, 0), dtype=np.uint8)
-        return self._vector_rng.integers(0, 256, size=(count, LEAD_SENTENCES * SENTENCE_BYTES), dtype=np.uint8)
-
     @staticmethod
     def article_id(n: int) -> str:
         return f"https://news.example.com/{n // 1000:05d}/story-{n:09d}"
@@ -190,7 +178,6 @@ class SyntheticCorpus:
         out = []
         minhashes = self.rng.integers(0, 2**16, size=(count, NUM_PERM), dtype=np.uint16)
         facts = self.rng.integers(0, 2**16, size=(count, MAX_FACTS), dtype=np.uint16)
-        vectors = self._random_vectors(count)
         for i in range(count):
             n = first + i
             words = self._story_words(n // STORY_SIZE)
@@ -206,7 +193,6 @@ class SyntheticCorpus:
                     facts=np.unique(facts[i]).astype("<u2").tobytes(),
                     fact_limit=2**16,
                     words=600,
-                    vectors=vectors[i].tobytes(),  # empty without vectors: the rows are 0 wide
                 )
             )
         return out
@@ -220,7 +206,6 @@ class SyntheticCorpus:
             source_id=f"query-{serial}",
             text=" ".join(s[:1].upper() + s[1:] for s in sentences),
             published_at=datetime.fromtimestamp(published, timezone.utc),
-            lead_vectors=encode_vectors(self._random_vectors(1)[0].tobytes()),
         )
 
 
@@ -267,7 +252,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    corpus = SyntheticCorpus(args.seed, vectors=args.sentence_vectors)
+    corpus = SyntheticCorpus(args.seed)
     config = LinkConfig()
     # as the worker keeps it: the slow upkeep (large merges of sorted runs, compaction) is not done in ``apply``
     # but afterwards, in a thread beside the event loop

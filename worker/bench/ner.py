@@ -6,9 +6,7 @@ the NER-only model; "ours" is what ``build_pipeline`` runs after normalization: 
 chunking, the same ``nlp.pipe``, repairs, canonical entities), the place stage and the quote stage. Reported:
 words/s and articles/s per core (CPU seconds of this process, so a second thread would not flatter the
 figure) and by wall clock, our throughput as a share of bare spaCy's, model and gazetteer load times, and the
-worker's resident memory with everything loaded and after tagging (peak included). With ``--sentence-vectors``,
-a third variant runs our stages and then the sentence-vector stage (``NEWSWORKER_SENTENCE_VECTORS``): its cost is
-reported against ours, with the encoder's load time and the memory it adds.
+worker's resident memory with everything loaded and after tagging (peak included).
 
 Texts: GeoWebNews articles (``--gwn``), CoNLL-2003 documents (``--conll``), or a file of JSON lines with a
 ``text`` field (``--jsonl``).
@@ -17,7 +15,6 @@ Texts: GeoWebNews articles (``--gwn``), CoNLL-2003 documents (``--conll``), or a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -25,7 +22,7 @@ from pathlib import Path
 from worker.nlp import EntityStage, PlaceStage, QuoteStage
 from worker.nlp.gazetteer import load_gazetteer
 from worker.nlp.model import load_ner_model
-from worker.records import Article, Span
+from worker.records import Article
 from worker.settings import Settings
 
 
@@ -37,8 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N texts")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each (best kept)")
     parser.add_argument("--batch-size", type=int, default=16, help="nlp.pipe batch size for both")
-    parser.add_argument("--sentence-vectors", action="store_true",
-                        help="also time our stages followed by the sentence-vector stage")
 
 
 def load_texts(args: argparse.Namespace) -> list[str]:
@@ -94,33 +89,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for stage in stages:
             batch = stage(batch)
 
-    variants = [("bare spaCy", bare), ("newsworker", ours)]
-    if args.sentence_vectors:
-        from worker.nlp.vectors import VectorStage, load_sentence_model
-        from worker.normalize.sentences import split_sentences
-
-        started = time.perf_counter()
-        vectors = VectorStage(load_sentence_model())
-        vector_seconds = time.perf_counter() - started
-        vector_rss, _ = _memory()
-        # the vector stage reads the normalizer's sentences: give the texts theirs, as the pipeline would
-        articles = [dataclasses.replace(a, sentences=tuple(Span(*span) for span in split_sentences(a.text)))
-                    for a in articles]
-
-        def with_vectors() -> None:
-            batch = articles
-            for stage in [*stages, vectors]:
-                batch = stage(batch)
-
-        variants.append(("+ vectors", with_vectors))
-
     print(f"{len(texts)} texts, {words} words; model load {model_seconds:.2f} s, gazetteer load {gazetteer_seconds:.2f} s, "
           f"RSS with both loaded {loaded_rss:.0f} MB")
-    if args.sentence_vectors:
-        print(f"sentence encoder load {vector_seconds:.2f} s, RSS with it loaded too {vector_rss:.0f} MB")
     best: dict[str, tuple[float, float]] = {}
     for round_ in range(args.rounds):
-        for name, work in variants:
+        for name, work in (("bare spaCy", bare), ("newsworker", ours)):
             wall, cpu = _timed(work)
             print(f"  round {round_ + 1} {name:10}  wall {wall:6.2f} s  cpu {cpu:6.2f} s")
             if name not in best or cpu < best[name][1]:
@@ -133,10 +106,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ratio_wall = best["bare spaCy"][0] / best["newsworker"][0]
     rss, peak = _memory()
     print(f"\nnewsworker / bare spaCy throughput: {ratio_cpu:.1%} per core, {ratio_wall:.1%} wall clock")
-    if args.sentence_vectors:
-        added = (best["+ vectors"][1] - best["newsworker"][1]) / len(texts) * 1000
-        share = best["newsworker"][1] / best["+ vectors"][1]
-        print(f"with sentence vectors / without: {share:.1%} throughput per core "
-              f"({added:.1f} ms of CPU more per article)")
     print(f"worker RSS after tagging {rss:.0f} MB (peak {peak:.0f} MB)")
     return 0

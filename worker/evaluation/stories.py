@@ -66,9 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send a document's opening address line (the source address about half the documents "
                              "start with, spaced out by ECB+'s tokeniser) as the producer's url, as a crawler would, "
                              "instead of as the first line of its text")
-    parser.add_argument("--sentence-vectors", action="store_true",
-                        help="run the pipeline with sentence vectors on (as NEWSWORKER_SENTENCE_VECTORS=true does): "
-                             "the linker weighs how closely the articles' leads agree")
     parser.add_argument("--link-threshold", type=float, default=None, help="override LinkConfig.link_threshold")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="overrides",
                         help="override any numeric LinkConfig field, e.g. --set merge_threshold=0.16 (repeatable)")
@@ -397,8 +394,6 @@ def _line(name: str, s: dict[str, float]) -> str:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     threshold = [] if args.link_threshold is None else [f"link_threshold={args.link_threshold}"]
     config = link_config(threshold + args.overrides)
-    if args.sentence_vectors:
-        settings = settings.model_copy(update={"sentence_vectors": True})
     documents = load_ecb(args.ecb, args.address_line_as_url)
     if not documents:
         print(f"no ECB+ documents under {args.ecb}")
@@ -406,8 +401,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     gold_stories = len({d.gold for d in documents})
     addressed = sum(d.url is not None for d in documents)
     print(f"ECB+ {args.ecb}: {len(documents)} documents, {gold_stories} gold stories"
-          + (f", {addressed} address lines sent as urls" if args.address_line_as_url else "")
-          + (", sentence vectors on" if settings.sentence_vectors else ""))
+          + (f", {addressed} address lines sent as urls" if args.address_line_as_url else ""))
     articles: dict[str, Article] = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         articles = evaluate_seed(documents, seed, timedelta(minutes=args.gap_minutes), settings, config)[1]

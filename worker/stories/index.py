@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from worker.stories.signature import BANDS, MAX_FACTS, MAX_KEYS, MAX_LEADS, MAX_QUOTES, NUM_PERM, Signature
-from worker.vectors import LEAD_SENTENCES, SENTENCE_BYTES
 
 DEFAULT_RETENTION_SECONDS = 14 * 24 * 3600.0
 _ROW_MASK = np.uint64(0xFFFFFFFF)
@@ -105,8 +104,6 @@ class Candidates:
     year: np.ndarray
     event_day: np.ndarray  # packed YYYYMMDD, 0: none
     years: np.ndarray  # uint64, bit ``year % 64`` per year named
-    vectors: np.ndarray  # (n, LEAD_SENTENCES, SENTENCE_BYTES) uint8: the lead's sign vectors
-    vector_count: np.ndarray  # sentences with vectors (0: none, sentence vectors off)
 
     def __len__(self) -> int:
         return len(self.article_ids)
@@ -447,10 +444,6 @@ class _Columns:
         "leads": ("<u4", MAX_LEADS),
         "facts": ("<u2", MAX_FACTS),
         "quotes": ("<u4", MAX_QUOTES),
-        # the lead's sign vectors (worker/vectors.py): with sentence vectors off no row is written, and the column's
-        # pages, never touched, take no memory
-        "vectors": ("u1", LEAD_SENTENCES * SENTENCE_BYTES),
-        "vector_bytes": ("u1", 0),
         "key_count": ("u1", 0),
         "lead_count": ("u1", 0),
         "fact_count": ("<u2", 0),
@@ -465,15 +458,10 @@ class _Columns:
         "alive": ("?", 0),
     }
 
-    # written only when an article has them: until then neither copied when the columns grow or are compacted
-    # (a copy of zeros would make their pages resident) nor counted
-    SPARSE = frozenset({"vectors"})
-
     def __init__(self, capacity: int = 1024) -> None:
         self.size = 0
         self.capacity = capacity
         self.arrays = {name: self._empty(name, capacity) for name in self.SPEC}
-        self.written: set[str] = set()  # the sparse columns some row has been written in
 
     def _empty(self, name: str, capacity: int) -> np.ndarray:
         """Zeros in an anonymous memory map: the kernel supplies a zero page when a row is first written, so the
@@ -495,11 +483,7 @@ class _Columns:
             ("leads", "lead_count", [s.leads for s in signatures]),
             ("facts", "fact_count", [s.facts for s in signatures]),
             ("quotes", "quote_count", [s.quotes for s in signatures]),
-            ("vectors", "vector_bytes", [s.vectors for s in signatures]),
         ):
-            if name in self.SPARSE and not any(blobs):
-                continue
-            self.written.add(name)
             column = a[name]
             width, itemsize = column.shape[1], column.dtype.itemsize
             blobs = [blob[: width * itemsize] for blob in blobs]
@@ -526,15 +510,11 @@ class _Columns:
         every row: hundreds of MB at a million), before ``append`` has to."""
         return self.size * 8 > self.capacity * 7
 
-    def _holds(self, name: str) -> bool:
-        return name not in self.SPARSE or name in self.written
-
     def grow(self) -> None:
         self.capacity *= 2
         for name, old in self.arrays.items():
             grown = self._empty(name, self.capacity)
-            if self._holds(name):
-                grown[: self.size] = old[: self.size]
+            grown[: self.size] = old[: self.size]
             self.arrays[name] = grown
 
     def keep(self, rows: np.ndarray) -> None:
@@ -543,13 +523,12 @@ class _Columns:
         self.capacity = max(1024, 1 << (int(rows.size) * 8 // 7).bit_length())
         for name, old in self.arrays.items():
             kept = self._empty(name, self.capacity)
-            if self._holds(name):
-                kept[: rows.size] = old[rows]
+            kept[: rows.size] = old[rows]
             self.arrays[name] = kept
         self.size = int(rows.size)
 
     def nbytes(self) -> int:
-        return sum(a[: self.size].nbytes for name, a in self.arrays.items() if self._holds(name))
+        return sum(a[: self.size].nbytes for a in self.arrays.values())
 
 
 class _IdArena:
@@ -765,8 +744,6 @@ class StoryIndex:
             year=a["year"][rows],
             event_day=a["event_day"][rows],
             years=a["years"][rows],
-            vectors=a["vectors"][rows].reshape(len(rows), LEAD_SENTENCES, SENTENCE_BYTES),
-            vector_count=a["vector_bytes"][rows] // SENTENCE_BYTES,
         )
 
     def _candidate_rows(self, signature: Signature, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -933,7 +910,6 @@ class StoryIndex:
             year=int(a["year"][row]),
             event_day=int(a["event_day"][row]),
             years=int(a["years"][row]),
-            vectors=a["vectors"][row, : a["vector_bytes"][row]].tobytes(),
         )
         return Entry(signature, self._story_id(row))
 
@@ -963,11 +939,6 @@ class StoryIndex:
         a["fact_count"][row] = facts.size
         a["quotes"][row, : quotes.size] = quotes
         a["quote_count"][row] = quotes.size
-        if signature.vectors:  # an untouched row keeps its pages unallocated
-            self._cols.written.add("vectors")
-            vectors = np.frombuffer(signature.vectors[: LEAD_SENTENCES * SENTENCE_BYTES], dtype=np.uint8)
-            a["vectors"][row, : vectors.size] = vectors
-            a["vector_bytes"][row] = vectors.size
         a["fact_limit"][row] = signature.fact_limit
         a["words"][row] = signature.words
         a["year"][row] = signature.year

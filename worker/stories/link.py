@@ -11,7 +11,6 @@ How a decision is made:
    other's lead participants and one when the latest years they name differ and the one naming the later does
    not name the earlier too (who and when tell two events of one kind apart, topic words do not), plus a bonus
    when both write out the same event day ("March 3"), or else when both name the same past year as their latest;
-   with sentence vectors on, plus (or minus) how far their leads' agreement is from ``vector_center``, weighted;
 3. the article joins the story it scores best with on average: the mean of its ``join_best`` best scores against
    the story's members (``story_sample`` of them spread over the story, and those the lookup returned) must reach
    ``link_threshold``. Several members must agree: one look-alike member of another event is not enough, and a
@@ -57,7 +56,6 @@ from worker.stories.signature import (
     sentences_of,
     signature_of,
 )
-from worker.vectors import lead_agreement
 
 Relation = Literal["new_story", "duplicate", "same_story", "follow_up"]
 
@@ -108,14 +106,6 @@ class LinkConfig:
     # ``event_day_tolerance`` apart: reports of one event name its day
     date_agreement_bonus: float = 0.10
     event_day_tolerance: int = 2
-    # With sentence vectors (both articles carry their lead's, worker/vectors.py): added, ``vector_weight`` times
-    # how far the leads' agreement is above ``vector_center`` (subtracted below it). Reports of one event open on
-    # sentences that say the same thing, two events of one kind on sentences alike in kind only. (ECB+ dev, 5
-    # streaming orders, leads of 3 sentences: without vectors F1 0.901 with 5.9% of other-event pairs linked;
-    # weight 0.6 and centre 0.45: 0.923 / 6.2%, 0.5: 0.920 / 2.8%, 0.55: 0.901 / 2.0%; but with the address line as
-    # the url, 0.886 / 8.6% without and 0.878 / 11.0% with: the default reading's lead starts with the address)
-    vector_weight: float = 0.6
-    vector_center: float = 0.5
     max_candidates: int = 64
     # links listed per decision: the best-scoring members of the joined stories (and, past them, the first article
     # of each story it re-roots or merges, up to ``_MOST_LINKS`` in all)
@@ -353,10 +343,6 @@ def _score_block(
         config.lead_conflict_penalty * conflict + config.year_conflict_penalty * year_conflict,
         0.0,
     ) - config.date_agreement_bonus * same_day - config.past_year_bonus * (past_year & ~same_day)
-    if signature.vectors and config.vector_weight:
-        agreement = lead_agreement(signature.vector_array(), block.vectors, block.vector_count)
-        lift = config.vector_weight * (agreement - config.vector_center)
-        penalty = penalty - np.where(block.vector_count > 0, lift, 0.0)
     out: list[_Scored] = []
     for i, other_published in enumerate(block.published.tolist()):
         other_published = None if math.isnan(other_published) else other_published

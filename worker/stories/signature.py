@@ -1,6 +1,6 @@
 """Article → compact story signature: the only thing the story index keeps about an article.
 
-reads: Article.{id, text, headline, sentences, published_at, dates, entities, locations, quotes, lead_vectors}
+reads: Article.{id, text, headline, sentences, published_at, dates, entities, locations, quotes}
 writes: nothing on the article; returns a ``Signature`` (a few hundred bytes, packed arrays).
 
 What a signature holds and why:
@@ -46,7 +46,6 @@ import numpy as np
 from worker.addresses import WEB_ADDRESS
 from worker.normalize.dates import FOUR_DIGIT_YEAR
 from worker.records import Article
-from worker.vectors import LEAD_SENTENCES, SENTENCE_BYTES, decode_vectors
 
 NUM_PERM = 32  # MinHash permutations: 8 LSH bands × 4 rows
 BANDS = 8
@@ -104,7 +103,6 @@ class Signature:
     year: int = 0  # the latest year the text names explicitly (0: none): when the reported event happened
     event_day: int = 0  # first written day-and-month date, YYYYMMDD (YYYY 0: no year written; 0: none)
     years: int = 0  # bit ``year % 64`` set for every year the text names (``year_bits``); ``year`` is the latest
-    vectors: bytes = b""  # signs of the lead sentences' vectors, SENTENCE_BYTES each (empty: sentence vectors off)
 
     def minhash_array(self) -> np.ndarray:
         return np.frombuffer(self.minhash, dtype="<u2")
@@ -120,10 +118,6 @@ class Signature:
 
     def lead_array(self) -> np.ndarray:
         return np.frombuffer(self.leads, dtype="<u4")
-
-    def vector_array(self) -> np.ndarray:
-        """``(sentences, SENTENCE_BYTES)`` uint8."""
-        return np.frombuffer(self.vectors, dtype=np.uint8).reshape(-1, SENTENCE_BYTES)
 
     def bands(self) -> list[int]:
         """One 32-bit bucket id per LSH band (band number mixed in, so equal rows in different bands differ)."""
@@ -145,7 +139,6 @@ class Signature:
             "y": self.year,
             "d": self.event_day,
             "ys": self.years,
-            "v": self.vectors.hex(),
         }
 
     @classmethod
@@ -164,7 +157,6 @@ class Signature:
             event_day=int(data.get("d", 0)),
             # written before the years were kept: the latest is the one known
             years=int(data["ys"]) if "ys" in data else year_bits({int(data.get("y", 0))}),
-            vectors=bytes.fromhex(data.get("v", "")),
         )
 
 
@@ -464,15 +456,4 @@ def signature_of(article: Article, labels: dict[int, str] | None = None) -> Sign
         year=max(years, default=0),
         event_day=event_day(article),
         years=year_bits(years),
-        vectors=lead_vectors(article),
     )
-
-
-def lead_vectors(article: Article) -> bytes:
-    """The article's packed lead vectors: whole sentences only, at most ``LEAD_SENTENCES``; none when they do not
-    read as base64 (the internal topic is ours, but a decision must not fail on them)."""
-    try:
-        packed = decode_vectors(article.lead_vectors)
-    except ValueError:
-        return b""
-    return packed[: min(len(packed) // SENTENCE_BYTES, LEAD_SENTENCES) * SENTENCE_BYTES]

@@ -32,15 +32,15 @@ from contextlib import contextmanager
 from worker import codec
 from worker.stories.index import Entry, IndexChange, StoryIndex
 from worker.stories.signature import NUM_PERM, Signature, year_bits
-from worker.vectors import SENTENCE_BYTES
 
 # version, has a publication time, publication time, fact limit, words, year, event day, years named (a 64-bit
 # set); then 7 byte strings (article id, story id, MinHash, keys, quotes, facts, leads), each after its uint32
-# length, and in version 3 an 8th, the lead's sign vectors. Little-endian. Version 1, written before the years
-# named were kept, has no set. An entry without vectors is written as version 2, which every earlier worker reads:
-# with sentence vectors off (the default) the table stays readable by a worker rolled back.
+# length. Little-endian. Version 1, written before the years named were kept, has no set. Version 3 was written by
+# the experimental sentence-vector setting (removed: its gain on ECB+ was the address line's): an 8th byte string
+# after the 7, which is read past and dropped, so a table written with the setting on still recovers.
 _HEADS = {1: struct.Struct("<BBdIIHI"), 2: struct.Struct("<BBdIIHIQ"), 3: struct.Struct("<BBdIIHIQ")}
 _LENGTH = struct.Struct("<I")
+_VERSION = 2
 
 
 def encode_entry(entry: Entry) -> bytes:
@@ -53,12 +53,9 @@ def encode_entry(entry: Entry) -> bytes:
     True
     """
     s = entry.signature
-    version = 3 if s.vectors else 2
-    head = _HEADS[version].pack(version, s.published is not None, s.published or 0.0, s.fact_limit, s.words,
-                                s.year, s.event_day, s.years)
+    head = _HEADS[_VERSION].pack(_VERSION, s.published is not None, s.published or 0.0, s.fact_limit, s.words,
+                                 s.year, s.event_day, s.years)
     fields = (s.article_id.encode(), entry.story_id.encode(), s.minhash, s.keys, s.quotes, s.facts, s.leads)
-    if s.vectors:
-        fields += (s.vectors,)
     return head + b"".join(_LENGTH.pack(len(field)) + field for field in fields)
 
 
@@ -74,14 +71,13 @@ def decode_entry(value: bytes) -> Entry:
         (size,) = _LENGTH.unpack_from(value, at)
         fields.append(value[at + _LENGTH.size : at + _LENGTH.size + size])
         at += _LENGTH.size + size
-    article_id, story_id, minhash, keys, quotes, facts, leads, *more = fields
-    vectors = more[0] if more else b""
+    article_id, story_id, minhash, keys, quotes, facts, leads = fields[:7]
     # a slice past the end comes back short rather than failing: check that every field was there in full
     if at != len(value) or len(minhash) != 2 * NUM_PERM or len(facts) % 2 or any(
-            len(f) % 4 for f in (keys, quotes, leads)) or len(vectors) % SENTENCE_BYTES:
+            len(f) % 4 for f in (keys, quotes, leads)):
         raise ValueError("story table value is cut short or damaged")
     signature = Signature(article_id.decode(), published if timed else None, minhash, keys, quotes, facts,
-                          fact_limit, words, leads, year, event_day, years, vectors)
+                          fact_limit, words, leads, year, event_day, years)
     return Entry(signature, story_id.decode())
 
 
