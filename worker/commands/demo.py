@@ -227,7 +227,7 @@ def _describe_article(article: dict[str, Any], sample: str | None, style: _Style
     if isinstance(followup, dict) and followup.get("relation"):
         links = [f"{link.get('article_id')} ({link.get('relation')}, {link.get('score', 0):.2f})"
                  for link in (followup.get("links") or [])[:2]]
-        # a new story's links are to later articles: it was published before them and came after them
+        # a new story's links go to articles published after it that arrived before it
         joiner = ", published before " if followup["relation"] == "new_story" else " of "
         lines.append(f"    story {followup.get('story_id')}: {style.cyan(followup['relation'])}"
                      + (f"{joiner}{', '.join(links)}" if links else ""))
